@@ -1,0 +1,92 @@
+# The README's commands. `make run` then `make test` is the whole quick start.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV        ?= .venv
+PY          := $(VENV)/bin/python
+RASA        := $(VENV)/bin/rasa
+PYTHON310   ?= $(shell scripts/find-python310.sh)
+SPACY_MODEL := models/spacy/en_b12
+MODEL       := models/current.tar.gz
+RASA_PORT   ?= 5005
+ACTIONS_PORT ?= 5055
+
+export TF_CPP_MIN_LOG_LEVEL := 3
+export TF_ENABLE_ONEDNN_OPTS := 0
+export PYTHONWARNINGS := ignore
+export ACTIONS_URL ?= http://127.0.0.1:$(ACTIONS_PORT)/webhook
+export RASA_PORT ACTIONS_PORT
+
+TRAIN_INPUTS := config.yml domain.yml $(wildcard data/*.yml) $(wildcard components/*.py) $(SPACY_MODEL)/meta.json
+
+.PHONY: help install run stop shell train spacy test lint format validate unit e2e integration clean
+
+help:
+	@echo "make run    install, train if stale, start the assistant on http://localhost:$(RASA_PORT)"
+	@echo "make test   lint, unit tests, Rasa checks, then the booted assistant end to end"
+	@echo "make shell  chat in the terminal (rasa shell)"
+	@echo "make train  build the spaCy pipeline and train the Rasa model if inputs changed"
+	@echo "make stop   stop the servers that make run started"
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
+	@test -n "$(PYTHON310)" || { echo "Python 3.10 is required (see scripts/find-python310.sh)"; exit 1; }
+	@echo "Creating $(VENV) with $(PYTHON310)"
+	$(PYTHON310) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
+	@touch $@
+
+install: $(VENV)/.installed
+
+$(SPACY_MODEL)/meta.json: $(VENV)/.installed knowledge/entity_patterns.yml scripts/build_spacy.py actions/entities.py
+	$(PY) scripts/build_spacy.py $(SPACY_MODEL)
+
+spacy: $(SPACY_MODEL)/meta.json
+
+$(MODEL): $(TRAIN_INPUTS)
+	@echo "Training the Rasa model (inputs changed)"
+	@start=$$(date +%s); \
+	$(RASA) train --fixed-model-name current --out models --quiet >/dev/null 2>.train.log || { cat .train.log; exit 1; }; \
+	echo "Trained in $$(( $$(date +%s) - start ))s"; rm -f .train.log
+
+train: $(MODEL)
+
+run: train
+	@scripts/serve.sh start
+	@echo
+	@echo "Chat over REST:   curl -s localhost:$(RASA_PORT)/webhooks/rest/webhook -d '{\"sender\":\"me\",\"message\":\"what is pernicious anemia?\"}'"
+	@echo "Chat in terminal: make shell      Stop: make stop"
+
+stop:
+	@scripts/serve.sh stop
+
+shell: train
+	@scripts/serve.sh start >/dev/null
+	$(RASA) shell --model $(MODEL) --endpoints endpoints.yml
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+validate: train
+	$(RASA) data validate --fail-on-warnings --max-history 5 >/dev/null 2>.validate.log || { cat .validate.log; exit 1; }
+	@rm -f .validate.log; echo "rasa data validate: clean"
+
+unit: install spacy
+	$(PY) -m pytest -m "not integration"
+
+e2e: train
+	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out results/e2e >/dev/null 2>results-e2e.log || { tail -40 results-e2e.log; exit 1; }
+	@rm -f results-e2e.log; echo "rasa test (end-to-end stories): no prediction errors"
+
+integration: train
+	$(PY) -m pytest -m integration
+
+test: lint unit validate e2e integration
+
+clean:
+	rm -rf models results .run .pytest_cache .ruff_cache

@@ -1,0 +1,68 @@
+"""Custom actions. Thin: read the tracker, call the pure functions in
+actions.answering, utter, return events. Depends on rasa_sdk only."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.answering import Question, compose_health_reply, plan_answer
+
+
+def question_from(tracker: Tracker) -> Question:
+    """The current question: its intent, this message's entities, and remembered slots."""
+    intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
+
+    def values(entity: str) -> List[str]:
+        return [str(v) for v in tracker.get_latest_entity_values(entity)]
+
+    def slot(name: str) -> Optional[str]:
+        value = tracker.get_slot(name)
+        return str(value) if value else None
+
+    return Question(
+        intent=intent,
+        routes=values("route"),
+        conditions=values("condition"),
+        features=values("feature"),
+        route_slot=slot("route"),
+        condition_slot=slot("condition"),
+        feature_slot=slot("feature"),
+    )
+
+
+class HealthReplyAction(Action, ABC):
+    """Base for every action that says health content: it plans the answer from the
+    tracker and always goes through compose_health_reply, so the provider caveat is
+    the last message. Abstract, so rasa_sdk does not register it."""
+
+    @abstractmethod
+    def name(self) -> Text: ...
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        answer = plan_answer(question_from(tracker))
+        for message in compose_health_reply(answer.passages, preface=answer.preface):
+            dispatcher.utter_message(**message)
+        return [SlotSet(name, value) for name, value in answer.slots.items()]
+
+
+class ActionAnswerQuestion(HealthReplyAction):
+    """Answers a topic, route or table question with vetted passages."""
+
+    def name(self) -> Text:
+        return "action_answer_question"
+
+
+class ActionDeclinePersonalAdvice(HealthReplyAction):
+    """Declines personal dosing, diagnosis or treatment changes, then quotes what the
+    material says about working with a provider."""
+
+    def name(self) -> Text:
+        return "action_decline_personal_advice"

@@ -1,0 +1,198 @@
+"""Which vetted passages answer a question, and how a health reply is composed.
+No Rasa imports: actions/actions.py reads the tracker and calls these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from actions.knowledge import FEATURES, ROUTES, Knowledge, Passage, get_knowledge
+
+CAVEAT_RESPONSE = "utter_caveat"
+MAX_PASSAGES = 3
+
+# Intent -> the knowledge topic it asks about, for intents that need no slots.
+TOPIC_INTENTS: Dict[str, str] = {
+    "ask_link": "link",
+    "ask_pernicious_anemia": "pernicious_anemia",
+    "ask_gut_conditions": "gut_conditions",
+    "ask_hashimotos": "hashimotos",
+    "ask_immune_function": "immune_function",
+    "ask_homocysteine": "homocysteine",
+    "ask_cure": "not_a_cure",
+    "ask_symptoms": "symptoms",
+    "ask_lifelong": "lifelong",
+    "ask_source": "source",
+}
+# Intent -> the table feature it asks about.
+FEATURE_INTENTS: Dict[str, str] = {
+    "ask_benefit": "benefit",
+    "ask_efficacy": "efficacy",
+    "ask_typical_use": "typical_use",
+    "ask_absorption": "absorption",
+}
+# Personal-advice intents -> (the refusal response said first, the knowledge topic quoted).
+PERSONAL_ADVICE_INTENTS: Dict[str, Tuple[str, str]] = {
+    "ask_dosing": ("utter_cannot_dose", "dosing"),
+    "ask_diagnosis": ("utter_cannot_diagnose", "diagnosis"),
+    "ask_change_treatment": ("utter_cannot_change_treatment", "change_treatment"),
+}
+ROUTE_INTENTS = ("ask_route", "ask_compare_routes", "ask_risks", "ask_treatment")
+ANSWER_INTENTS: Tuple[str, ...] = (*TOPIC_INTENTS, *FEATURE_INTENTS, *ROUTE_INTENTS)
+
+# Condition entity -> the knowledge topic about it.
+CONDITION_TOPICS: Dict[str, str] = {
+    "pernicious_anemia": "pernicious_anemia",
+    "intrinsic_factor": "pernicious_anemia",
+    "celiac": "gut_conditions",
+    "crohns": "gut_conditions",
+    "hashimotos": "hashimotos",
+    "autoimmune_gastritis": "hashimotos",
+}
+# Which treatment answer fits a condition: injections for loss of intrinsic factor,
+# "less severe" malabsorption for gut conditions.
+CONDITION_TREATMENT: Dict[str, str] = {
+    "pernicious_anemia": "treatment_autoimmune",
+    "intrinsic_factor": "treatment_autoimmune",
+    "autoimmune_gastritis": "treatment_autoimmune",
+    "hashimotos": "treatment_autoimmune",
+    "celiac": "treatment_mild",
+    "crohns": "treatment_mild",
+}
+# The features that describe what a route is for, asked first then the other two.
+PURPOSE_FEATURES = ("benefit", "efficacy", "typical_use")
+
+
+@dataclass(frozen=True)
+class Question:
+    """What the assistant knows when it answers: the intent, this message's entities,
+    and what earlier turns left in slots."""
+
+    intent: str
+    routes: Sequence[str] = ()
+    conditions: Sequence[str] = ()
+    features: Sequence[str] = ()
+    route_slot: Optional[str] = None
+    condition_slot: Optional[str] = None
+    feature_slot: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    topic: str
+    passages: List[Passage]
+    preface: Optional[str] = None
+    slots: Dict[str, Optional[str]] = field(default_factory=dict)
+
+
+def _known(values: Sequence[str], allowed: Sequence[str]) -> List[str]:
+    out: List[str] = []
+    for v in values:
+        if v in allowed and v not in out:
+            out.append(v)
+    return out
+
+
+def _route_cells(kb: Knowledge, route: str, features: Sequence[str]) -> List[Passage]:
+    return [kb.cell(route, f) for f in features]
+
+
+def _feature_answer(kb: Knowledge, feature: str, routes: List[str]) -> List[Passage]:
+    if len(routes) != 1:
+        return [kb.cell(r, feature) for r in (routes or ROUTES)][:MAX_PASSAGES]
+    if feature in PURPOSE_FEATURES:
+        order = [feature] + [f for f in PURPOSE_FEATURES if f != feature]
+    elif feature == "absorption":
+        order = ["absorption", "efficacy"]
+    else:
+        order = [feature]
+    return _route_cells(kb, routes[0], order)
+
+
+def plan_answer(q: Question, kb: Optional[Knowledge] = None) -> Answer:
+    """Pick the vetted passages (1-3) that answer `q`, and the slots to remember."""
+    kb = kb or get_knowledge()
+    routes = _known(q.routes, ROUTES)
+    conditions = [c for c in q.conditions if c in CONDITION_TOPICS]
+    features = _known(q.features, FEATURES)
+    remembered_route = q.route_slot if q.route_slot in ROUTES else None
+    condition = conditions[0] if conditions else q.condition_slot
+    slots: Dict[str, Optional[str]] = {}
+
+    if q.intent in PERSONAL_ADVICE_INTENTS:
+        preface, topic = PERSONAL_ADVICE_INTENTS[q.intent]
+        return Answer(topic, kb.answer(topic), preface=preface, slots={"topic": topic})
+
+    if q.intent in TOPIC_INTENTS:
+        topic = TOPIC_INTENTS[q.intent]
+        if q.intent == "ask_link" and conditions:
+            # "what's the link between hashimoto's and b12?": the condition's own passage first.
+            specific = kb.answer(CONDITION_TOPICS[conditions[0]])
+            passages = (specific + kb.answer("link"))[:MAX_PASSAGES]
+            return Answer(topic, passages, slots={"topic": topic})
+        return Answer(topic, kb.answer(topic), slots={"topic": topic, "feature": None})
+
+    if q.intent == "ask_treatment":
+        topic = CONDITION_TREATMENT.get(condition or "", "treatment_route")
+        return Answer("treatment_route", kb.answer(topic), slots={"topic": "treatment_route", "feature": None})
+
+    if q.intent == "ask_risks":
+        if routes:
+            passages = [kb.cell(r, "risk") for r in routes][:2]
+        elif remembered_route:
+            passages = [kb.cell(remembered_route, "risk")]
+        else:
+            return Answer("risks", kb.answer("risks"), slots={"topic": "risks", "feature": "risk"})
+        passages.append(kb.passages["risks.self_treating"])
+        return Answer("risks", passages, slots={"topic": "risks", "feature": "risk", "route": (routes or [remembered_route])[-1]})
+
+    if q.intent == "ask_compare_routes":
+        compared = routes if len(routes) >= 2 else _known([*routes, remembered_route or "", "oral", "injection"], ROUTES)
+        passages = [kb.cell(r, "efficacy") for r in compared][:MAX_PASSAGES]
+        if len(passages) < MAX_PASSAGES:
+            passages.append(kb.passages["treatment.root_cause"])
+        return Answer("compare_routes", passages, slots={"topic": "compare_routes", "feature": "efficacy"})
+
+    # A table question: a feature intent, or a route named with a feature word.
+    feature = FEATURE_INTENTS.get(q.intent) or (features[0] if features else None)
+    if q.intent == "ask_route" and features:
+        feature = features[0]
+    if q.intent == "ask_route" and feature is None and routes:
+        # "what about pills?" right after a feature question keeps that feature.
+        feature = q.feature_slot if q.feature_slot in FEATURES else None
+    if q.intent in FEATURE_INTENTS and features and features[0] != feature:
+        feature = features[0]  # "how are they absorbed" wins over a near intent
+    target_routes = routes or ([remembered_route] if remembered_route else [])
+
+    if feature is None:
+        if not target_routes:
+            return Answer("treatment_route", kb.answer("treatment_route"), slots={"topic": "treatment_route"})
+        route = target_routes[0]
+        return Answer(
+            f"route:{route}",
+            _route_cells(kb, route, PURPOSE_FEATURES),
+            slots={"topic": f"route:{route}", "route": route, "feature": None},
+        )
+    passages = _feature_answer(kb, feature, target_routes)
+    new_slots: Dict[str, Optional[str]] = {"topic": f"feature:{feature}", "feature": feature}
+    if len(target_routes) == 1:
+        new_slots["route"] = target_routes[0]
+    slots.update(new_slots)
+    return Answer(f"feature:{feature}", passages, slots=slots)
+
+
+def compose_health_reply(passages: Sequence[Passage], preface: Optional[str] = None) -> List[Dict[str, Any]]:
+    """The one way a health reply is built: an optional preface response, the quoted
+    passages as one message, and the provider caveat as the LAST message.
+
+    Returns keyword arguments for `dispatcher.utter_message`, in order.
+    """
+    if not passages:
+        raise ValueError("a health reply needs at least one vetted passage")
+    messages: List[Dict[str, Any]] = []
+    if preface:
+        messages.append({"response": preface})
+    messages.append({"text": "\n\n".join(p.text for p in passages[:MAX_PASSAGES])})
+    messages.append({"response": CAVEAT_RESPONSE})
+    return messages

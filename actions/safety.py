@@ -1,0 +1,128 @@
+"""The one emergency matcher. No Rasa imports.
+
+`emergency_category(text)` decides, deterministically, whether a message describes an
+emergency. The Rasa NLU pipeline calls it on every message (components/safety.py) and
+forces the `emergency` intent when it matches, so recall never depends on DIET alone.
+
+Patterns live in knowledge/emergency_patterns.yml and compile into a spaCy `Matcher`
+on first use (nothing heavy happens at import time).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import yaml
+
+PATTERNS_FILE = Path(__file__).resolve().parent.parent / "knowledge" / "emergency_patterns.yml"
+GAP_WORDS = 3
+TYPO_CUTOFF = 0.8
+MIN_TYPO_LENGTH = 5
+
+
+class PatternError(ValueError):
+    """The emergency pattern file is malformed."""
+
+
+def words_of(text: str) -> List[str]:
+    """Lower-case words with apostrophes dropped (can't -> cant) and punctuation as spaces."""
+    text = text.lower().replace("\u2019", "'").replace("'", "")
+    return re.findall(r"[a-z0-9]+", text)
+
+
+def token_pattern(line: str) -> List[Dict[str, Any]]:
+    """Turn one line of the pattern syntax into a spaCy token pattern."""
+    pattern: List[Dict[str, Any]] = []
+    for slot in line.split():
+        if slot == "~":
+            pattern += [{"OP": "?"}] * GAP_WORDS
+            continue
+        alternatives = []
+        for alt in slot.split("|"):
+            if not re.fullmatch(r"[a-z0-9]+\*?", alt):
+                raise PatternError(f"bad word {alt!r} in pattern {line!r}")
+            alternatives.append(alt[:-1] + "[a-z0-9]*" if alt.endswith("*") else alt)
+        pattern.append({"ORTH": {"REGEX": "^(" + "|".join(alternatives) + ")$"}})
+    if not pattern or "OP" in pattern[0] or "OP" in pattern[-1]:
+        raise PatternError(f"pattern {line!r} must start and end with a word")
+    return pattern
+
+
+@dataclass(frozen=True)
+class EmergencyMatcher:
+    matcher: Any
+    vocab: Any
+    terms: Tuple[str, ...]
+    typos: Dict[str, str]
+
+    def fold_typos(self, words: List[str]) -> List[str]:
+        folded = []
+        for w in words:
+            if w in self.typos:
+                w = self.typos[w]
+            elif len(w) >= MIN_TYPO_LENGTH and w not in self.terms:
+                close = difflib.get_close_matches(w, self.terms, n=1, cutoff=TYPO_CUTOFF)
+                w = close[0] if close else w
+            folded.append(w)
+        return folded
+
+    def category(self, text: str) -> Optional[str]:
+        from spacy.tokens import Doc
+
+        words = self.fold_typos(words_of(text))
+        if not words:
+            return None
+        matches = self.matcher(Doc(self.vocab, words=words))
+        if not matches:
+            return None
+        return self.vocab.strings[min(matches, key=lambda m: m[1])[0]]
+
+
+def load_matcher(path: Path = PATTERNS_FILE) -> EmergencyMatcher:
+    """Read, validate and compile the pattern file. Errors name the file and the key."""
+    from spacy.matcher import Matcher
+    from spacy.vocab import Vocab
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as e:
+        raise PatternError(f"{path}: cannot read: {e}") from e
+    if not isinstance(data, dict) or not isinstance(data.get("categories"), dict):
+        raise PatternError(f"{path}: missing key 'categories'")
+    terms = data.get("terms")
+    if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
+        raise PatternError(f"{path}: 'terms' must be a list of words")
+    typos = data.get("typos", {})
+    if not isinstance(typos, dict) or not all(isinstance(v, str) for v in typos.values()):
+        raise PatternError(f"{path}: 'typos' must map misspellings to words")
+    vocab = Vocab()
+    matcher = Matcher(vocab)
+    for name, lines in data["categories"].items():
+        if not isinstance(lines, list) or not lines:
+            raise PatternError(f"{path}: 'categories.{name}' must be a non-empty list")
+        try:
+            matcher.add(str(name), [token_pattern(str(line)) for line in lines])
+        except PatternError as e:
+            raise PatternError(f"{path}: 'categories.{name}': {e}") from e
+    return EmergencyMatcher(matcher=matcher, vocab=vocab, terms=tuple(terms), typos={str(k): v for k, v in typos.items()})
+
+
+@lru_cache(maxsize=1)
+def get_matcher() -> EmergencyMatcher:
+    return load_matcher(PATTERNS_FILE)
+
+
+def emergency_category(text: Optional[str]) -> Optional[str]:
+    """The emergency category a message describes (e.g. 'self_harm'), or None."""
+    if not text or not text.strip():
+        return None
+    return get_matcher().category(text)
+
+
+def is_emergency(text: Optional[str]) -> bool:
+    return emergency_category(text) is not None
