@@ -14,7 +14,6 @@ ACTIONS_PORT ?= 5055
 export TF_CPP_MIN_LOG_LEVEL := 3
 export TF_ENABLE_ONEDNN_OPTS := 0
 export PYTHONWARNINGS := ignore
-export ACTIONS_URL ?= http://127.0.0.1:$(ACTIONS_PORT)/webhook
 export RASA_PORT ACTIONS_PORT
 
 TRAIN_INPUTS := config.yml domain.yml $(wildcard data/*.yml) $(wildcard components/*.py) $(SPACY_MODEL)/meta.json

@@ -40,8 +40,12 @@ start() {
   if up "http://127.0.0.1:$RASA_PORT/"; then
     echo "Rasa server already answers on :$RASA_PORT"
   else
-    ACTIONS_URL="http://127.0.0.1:$ACTIONS_PORT/webhook" "$VENV/bin/rasa" run --model "$MODEL" \
-      --endpoints endpoints.yml --credentials credentials.yml --port "$RASA_PORT" \
+    local endpoints=endpoints.yml
+    if [ "$ACTIONS_PORT" != 5055 ]; then
+      endpoints="$RUN_DIR/endpoints.yml"
+      sed "s#127.0.0.1:5055#127.0.0.1:$ACTIONS_PORT#" endpoints.yml >"$endpoints"
+    fi
+    "$VENV/bin/rasa" run --model "$MODEL" --endpoints "$endpoints" --credentials credentials.yml --port "$RASA_PORT" \
       >"$RUN_DIR/rasa.log" 2>&1 &
     echo $! >"$RUN_DIR/rasa.pid"
   fi

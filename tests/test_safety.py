@@ -1,0 +1,158 @@
+"""The deterministic emergency matcher: recall on emergencies, no alarms on ordinary questions."""
+
+from pathlib import Path
+
+import pytest
+
+from actions.safety import PatternError, emergency_category, is_emergency, load_matcher, token_pattern
+
+EMERGENCIES = [
+    "I have chest pain and my left arm is numb",
+    "chest pains for the last hour",
+    "my chest hurts really bad",
+    "i have chets pian",
+    "crushing pressure in my chest",
+    "tightness in my chest and sweating",
+    "i think im having a heart attack",
+    "I can't breathe",
+    "cant breath after my shot",
+    "having trouble breathing",
+    "my husband is not breathing",
+    "struggling to breathe right now",
+    "my throat is swelling after the b12 injection",
+    "tongue swollen and itchy after my jab",
+    "lips puffing up after the shot",
+    "i think i'm having an allergic reaction to the injection",
+    "anaphylaxis after b12 shot",
+    "face is drooping on one side",
+    "my dad's speech is slurred and his face looks droopy",
+    "i think my mum is having a stroke",
+    "sudden numbness on one side of my body",
+    "I feel like hurting myself",
+    "i want to kill myself",
+    "im siucidal",
+    "having suicidal thoughts",
+    "I don't want to live anymore",
+    "i want to die",
+    "thinking about ending my life",
+    "i've been self harming again",
+    "everyone would be better off dead without me",
+    "I overdosed on my pills",
+    "i took a whole bottle of tablets",
+    "my son swallowed too many of my pills",
+    "she took an overdose",
+    "my wife collapsed in the kitchen",
+    "he passed out and wont wake up",
+    "my friend is unconscious",
+    "i fainted twice today",
+    "heavy bleeding that won't stop",
+    "i'm bleeding a lot and it wont stop",
+    "vomiting blood",
+    "he is having a seizure",
+    "please call an ambulance",
+    "this is an emergency",
+]
+
+ORDINARY = [
+    "what is pernicious anemia?",
+    "can you overdose on b12",
+    "is an overdose of b12 possible",
+    "what is the risk of overdose with injections",
+    "swelling at the injection site, is that normal?",
+    "are b12 shots painful",
+    "does the injection hurt",
+    "what are the side effects of b12 jabs",
+    "does low b12 cause breathing problems",
+    "how does b12 help red blood cells",
+    "i feel tired all the time, is it my b12?",
+    "my hands tingle and feel numb",
+    "does b12 affect my heart",
+    "can b12 deficiency cause a stroke later in life",
+    "what foods have the most b12",
+    "is it safe to take b12 every day",
+    "how many mcg should i take",
+    "do i have pernicious anemia",
+    "my b12 level is 180 is that bad",
+    "can i stop my injections",
+    "what is homocysteine",
+    "tell me about leaky gut",
+    "is b12 a cure for hashimotos",
+    "how is celiac disease linked to b12",
+    "what about crohns",
+    "will i need shots for life",
+    "where does this information come from",
+    "hi",
+    "thanks so much",
+    "are you a bot",
+    "that's odd, my doctor said pills",
+    "my gums bleed a little when i brush",
+    "i had a bad day at work",
+    "can i take b12 with my thyroid pills",
+    "what does intrinsic factor do",
+    "the pain of injections is annoying",
+    "b12 and inflammation",
+    "is it normal to feel tired after a shot",
+    "what happens if i miss a dose",
+    "i'm worried about my mum's anaemia",
+    "",
+    "   ",
+]
+
+
+def test_there_are_at_least_forty_of_each():
+    assert len(EMERGENCIES) >= 40 and len(ORDINARY) >= 40
+
+
+@pytest.mark.parametrize("text", EMERGENCIES)
+def test_emergencies_are_caught(text):
+    assert is_emergency(text), text
+
+
+@pytest.mark.parametrize("text", ORDINARY)
+def test_ordinary_questions_are_not_emergencies(text):
+    assert not is_emergency(text), (text, emergency_category(text))
+
+
+@pytest.mark.parametrize(
+    "text, category",
+    [
+        ("i want to kill myself", "self_harm"),
+        ("my throat is closing", "allergic_reaction"),
+        ("chest pain", "chest_pain"),
+        ("she collapsed", "collapse"),
+    ],
+)
+def test_the_category_is_named(text, category):
+    assert emergency_category(text) == category
+
+
+def test_none_is_not_an_emergency():
+    assert emergency_category(None) is None
+
+
+def test_a_very_long_message_is_handled():
+    assert is_emergency("blah " * 5000 + " chest pain")
+    assert not is_emergency("b12 " * 5000)
+
+
+def test_token_pattern_syntax():
+    assert token_pattern("chest pain*") == [
+        {"ORTH": {"REGEX": "^(chest)$"}},
+        {"ORTH": {"REGEX": "^(pain[a-z0-9]*)$"}},
+    ]
+    assert len(token_pattern("a ~ b")) == 5
+
+
+def test_a_bad_pattern_file_names_file_and_key(tmp_path: Path):
+    path = tmp_path / "patterns.yml"
+    path.write_text("terms: [chest]\ncategories:\n  chest_pain:\n    - 'chest Pain!'\n")
+    with pytest.raises(PatternError) as err:
+        load_matcher(path)
+    assert str(path) in str(err.value) and "categories.chest_pain" in str(err.value)
+
+
+def test_a_pattern_file_without_categories_fails(tmp_path: Path):
+    path = tmp_path / "patterns.yml"
+    path.write_text("terms: []\n")
+    with pytest.raises(PatternError, match="categories"):
+        load_matcher(path)
