@@ -131,6 +131,12 @@ def plan_answer(q: Question, kb: Optional[Knowledge] = None) -> Answer:
             specific = kb.answer(CONDITION_TOPICS[conditions[0]])
             passages = (specific + kb.answer("link"))[:MAX_PASSAGES]
             return Answer(topic, passages, slots={"topic": topic})
+        if topic in CONDITION_TOPICS.values() and routes:
+            # "why are injections used for pernicious anemia?": the condition, then its treatment.
+            own = kb.answer(topic)[0]
+            treatment = kb.answer(CONDITION_TREATMENT.get(condition or "", "treatment_route"))
+            passages = [own, *[p for p in treatment if p.id != "treatment.root_cause"]][:MAX_PASSAGES]
+            return Answer(topic, passages, slots={"topic": topic, "feature": None})
         return Answer(topic, kb.answer(topic), slots={"topic": topic, "feature": None})
 
     if q.intent == "ask_treatment":

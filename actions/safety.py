@@ -21,7 +21,7 @@ import yaml
 
 PATTERNS_FILE = Path(__file__).resolve().parent.parent / "knowledge" / "emergency_patterns.yml"
 GAP_WORDS = 3
-TYPO_CUTOFF = 0.8
+TYPO_CUTOFF = 0.85
 MIN_TYPO_LENGTH = 5
 
 
@@ -41,6 +41,9 @@ def token_pattern(line: str) -> List[Dict[str, Any]]:
     for slot in line.split():
         if slot == "~":
             pattern += [{"OP": "?"}] * GAP_WORDS
+            continue
+        if slot == "#":
+            pattern.append({"ORTH": {"REGEX": "^([5-9]|[1-9][0-9]+)$"}})
             continue
         alternatives = []
         for alt in slot.split("|"):
@@ -66,8 +69,9 @@ class EmergencyMatcher:
             if w in self.typos:
                 w = self.typos[w]
             elif len(w) >= MIN_TYPO_LENGTH and w not in self.terms:
-                close = difflib.get_close_matches(w, self.terms, n=1, cutoff=TYPO_CUTOFF)
-                w = close[0] if close else w
+                # Same first letter and near-equal spelling, so "checking" never becomes "choking".
+                close = difflib.get_close_matches(w, self.terms, n=3, cutoff=TYPO_CUTOFF)
+                w = next((c for c in close if c[0] == w[0] and abs(len(c) - len(w)) <= 2), w)
             folded.append(w)
         return folded
 

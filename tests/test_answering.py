@@ -119,3 +119,8 @@ def test_compose_puts_the_caveat_last_and_the_preface_first():
 def test_compose_refuses_an_empty_answer():
     with pytest.raises(ValueError):
         compose_health_reply([])
+
+
+def test_a_condition_question_naming_a_route_adds_its_treatment():
+    answer = plan_answer(Question(intent="ask_pernicious_anemia", conditions=["pernicious_anemia"], routes=["injection"]))
+    assert ids(answer) == ["pa.parietal_cells", "treatment.injections_standard", "conclusion.lifelong"]

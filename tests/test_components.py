@@ -1,0 +1,44 @@
+"""The custom Rasa NLU components, run on real Rasa messages (no server, no network)."""
+
+import pytest
+
+pytest.importorskip("rasa")
+
+from rasa.shared.nlu.training_data.message import Message  # noqa: E402
+
+from components.b12_nlu import EmergencyOverride, EntityCanonicalizer  # noqa: E402
+
+
+def message(text, intent="ask_link", entities=None):
+    m = Message(data={"text": text})
+    m.set("intent", {"name": intent, "confidence": 0.9})
+    m.set("intent_ranking", [{"name": intent, "confidence": 0.9}])
+    m.set("entities", entities or [])
+    return m
+
+
+def test_an_emergency_overrides_any_intent():
+    [m] = EmergencyOverride().process([message("my throat is closing after the jab", intent="ask_risks")])
+    assert m.get("intent") == {"name": "emergency", "confidence": 1.0}
+    assert m.get("intent_ranking")[0]["name"] == "emergency"
+    assert m.get("emergency_category") == "allergic_reaction"
+
+
+def test_an_ordinary_question_keeps_its_intent():
+    [m] = EmergencyOverride().process([message("can you overdose on b12", intent="ask_risks")])
+    assert m.get("intent")["name"] == "ask_risks"
+
+
+def test_an_empty_message_passes_through():
+    [m] = EmergencyOverride().process([message("", intent="nlu_fallback")])
+    assert m.get("intent")["name"] == "nlu_fallback"
+
+
+def test_entity_values_become_canonical_ids():
+    entities = [
+        {"entity": "route", "value": "Jabs", "start": 0, "end": 4},
+        {"entity": "condition", "value": "coeliac", "start": 5, "end": 12},
+        {"entity": "route", "value": "unknown thing", "start": 13, "end": 26},
+    ]
+    [m] = EntityCanonicalizer().process([message("jabs coeliac", entities=entities)])
+    assert [e["value"] for e in m.get("entities")] == ["injection", "celiac", "unknown thing"]
