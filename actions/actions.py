@@ -4,14 +4,16 @@ actions.answering, utter, return events. Depends on rasa_sdk only."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import List, Optional, Text
+from typing import List
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.answering import Question, compose_health_reply, plan_answer
+from actions.answering import Answer, Question, compose_health_reply, plan_answer, plan_follow_up
+
+CLARIFY_RESPONSE = "utter_clarify"
 
 
 def question_from(tracker: Tracker) -> Question:
@@ -21,7 +23,7 @@ def question_from(tracker: Tracker) -> Question:
     def values(entity: str) -> List[str]:
         return [str(v) for v in tracker.get_latest_entity_values(entity)]
 
-    def slot(name: str) -> Optional[str]:
+    def slot(name: str) -> str | None:
         value = tracker.get_slot(name)
         return str(value) if value else None
 
@@ -33,6 +35,7 @@ def question_from(tracker: Tracker) -> Question:
         route_slot=slot("route"),
         condition_slot=slot("condition"),
         feature_slot=slot("feature"),
+        topic_slot=slot("topic"),
     )
 
 
@@ -42,12 +45,16 @@ class HealthReplyAction(Action, ABC):
     the last message. Abstract, so rasa_sdk does not register it."""
 
     @abstractmethod
-    def name(self) -> Text: ...
+    def name(self) -> str: ...
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
-        answer = plan_answer(question_from(tracker))
+    def plan(self, question: Question) -> Answer | None:
+        return plan_answer(question)
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        answer = self.plan(question_from(tracker))
+        if answer is None:
+            dispatcher.utter_message(response=CLARIFY_RESPONSE)
+            return []
         for message in compose_health_reply(answer.passages, preface=answer.preface):
             dispatcher.utter_message(**message)
         return [SlotSet(name, value) for name, value in answer.slots.items()]
@@ -56,7 +63,7 @@ class HealthReplyAction(Action, ABC):
 class ActionAnswerQuestion(HealthReplyAction):
     """Answers a topic, route or table question with vetted passages."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_answer_question"
 
 
@@ -64,5 +71,16 @@ class ActionDeclinePersonalAdvice(HealthReplyAction):
     """Declines personal dosing, diagnosis or treatment changes, then quotes what the
     material says about working with a provider."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_decline_personal_advice"
+
+
+class ActionClarifyQuestion(HealthReplyAction):
+    """For an unclear message: answers an elliptical follow-up in context, otherwise asks
+    the person to clarify with suggestion buttons. Never a guessed answer."""
+
+    def name(self) -> str:
+        return "action_clarify_question"
+
+    def plan(self, question: Question) -> Answer | None:
+        return plan_follow_up(question)

@@ -5,7 +5,7 @@ No Rasa imports: actions/actions.py reads the tracker and calls these.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 from actions.knowledge import FEATURES, ROUTES, Knowledge, Passage, get_knowledge
 
@@ -60,6 +60,8 @@ CONDITION_TREATMENT: Dict[str, str] = {
     "celiac": "treatment_mild",
     "crohns": "treatment_mild",
 }
+# Topics a vague "how does that relate to autoimmunity?" can refer back to.
+LINKED_TOPICS = ("homocysteine", "immune_function", *CONDITION_TOPICS.values())
 # The features that describe what a route is for, asked first then the other two.
 PURPOSE_FEATURES = ("benefit", "efficacy", "typical_use")
 
@@ -73,17 +75,18 @@ class Question:
     routes: Sequence[str] = ()
     conditions: Sequence[str] = ()
     features: Sequence[str] = ()
-    route_slot: Optional[str] = None
-    condition_slot: Optional[str] = None
-    feature_slot: Optional[str] = None
+    route_slot: str | None = None
+    condition_slot: str | None = None
+    feature_slot: str | None = None
+    topic_slot: str | None = None
 
 
 @dataclass(frozen=True)
 class Answer:
     topic: str
     passages: List[Passage]
-    preface: Optional[str] = None
-    slots: Dict[str, Optional[str]] = field(default_factory=dict)
+    preface: str | None = None
+    slots: Dict[str, str | None] = field(default_factory=dict)
 
 
 def _known(values: Sequence[str], allowed: Sequence[str]) -> List[str]:
@@ -110,7 +113,7 @@ def _feature_answer(kb: Knowledge, feature: str, routes: List[str]) -> List[Pass
     return _route_cells(kb, routes[0], order)
 
 
-def plan_answer(q: Question, kb: Optional[Knowledge] = None) -> Answer:
+def plan_answer(q: Question, kb: Knowledge | None = None) -> Answer:
     """Pick the vetted passages (1-3) that answer `q`, and the slots to remember."""
     kb = kb or get_knowledge()
     routes = _known(q.routes, ROUTES)
@@ -118,7 +121,7 @@ def plan_answer(q: Question, kb: Optional[Knowledge] = None) -> Answer:
     features = _known(q.features, FEATURES)
     remembered_route = q.route_slot if q.route_slot in ROUTES else None
     condition = conditions[0] if conditions else q.condition_slot
-    slots: Dict[str, Optional[str]] = {}
+    slots: Dict[str, str | None] = {}
 
     if q.intent in PERSONAL_ADVICE_INTENTS:
         preface, topic = PERSONAL_ADVICE_INTENTS[q.intent]
@@ -126,11 +129,15 @@ def plan_answer(q: Question, kb: Optional[Knowledge] = None) -> Answer:
 
     if q.intent in TOPIC_INTENTS:
         topic = TOPIC_INTENTS[q.intent]
-        if q.intent == "ask_link" and conditions:
-            # "what's the link between hashimoto's and b12?": the condition's own passage first.
-            specific = kb.answer(CONDITION_TOPICS[conditions[0]])
-            passages = (specific + kb.answer("link"))[:MAX_PASSAGES]
-            return Answer(topic, passages, slots={"topic": topic})
+        if q.intent == "ask_link":
+            # "what's the link between hashimoto's and b12?", or "why would that lower my b12?"
+            # after "i have hashimotos": the condition's (or the last topic's) passages first.
+            about = CONDITION_TOPICS.get(condition or "")
+            if about is None and q.topic_slot in LINKED_TOPICS:
+                about = q.topic_slot
+            if about:
+                passages = (kb.answer(about)[:2] + kb.answer("link"))[:MAX_PASSAGES]
+                return Answer(topic, passages, slots={"topic": about})
         if topic in CONDITION_TOPICS.values() and routes:
             # "why are injections used for pernicious anemia?": the condition, then its treatment.
             own = kb.answer(topic)[0]
@@ -151,10 +158,14 @@ def plan_answer(q: Question, kb: Optional[Knowledge] = None) -> Answer:
         else:
             return Answer("risks", kb.answer("risks"), slots={"topic": "risks", "feature": "risk"})
         passages.append(kb.passages["risks.self_treating"])
-        return Answer("risks", passages, slots={"topic": "risks", "feature": "risk", "route": (routes or [remembered_route])[-1]})
+        return Answer(
+            "risks", passages, slots={"topic": "risks", "feature": "risk", "route": (routes or [remembered_route])[-1]}
+        )
 
     if q.intent == "ask_compare_routes":
-        compared = routes if len(routes) >= 2 else _known([*routes, remembered_route or "", "oral", "injection"], ROUTES)
+        compared = (
+            routes if len(routes) >= 2 else _known([*routes, remembered_route or "", "oral", "injection"], ROUTES)
+        )
         passages = [kb.cell(r, "efficacy") for r in compared][:MAX_PASSAGES]
         if len(passages) < MAX_PASSAGES:
             passages.append(kb.passages["treatment.root_cause"])
@@ -181,14 +192,24 @@ def plan_answer(q: Question, kb: Optional[Knowledge] = None) -> Answer:
             slots={"topic": f"route:{route}", "route": route, "feature": None},
         )
     passages = _feature_answer(kb, feature, target_routes)
-    new_slots: Dict[str, Optional[str]] = {"topic": f"feature:{feature}", "feature": feature}
+    new_slots: Dict[str, str | None] = {"topic": f"feature:{feature}", "feature": feature}
     if len(target_routes) == 1:
         new_slots["route"] = target_routes[0]
     slots.update(new_slots)
     return Answer(f"feature:{feature}", passages, slots=slots)
 
 
-def compose_health_reply(passages: Sequence[Passage], preface: Optional[str] = None) -> List[Dict[str, Any]]:
+def plan_follow_up(q: Question, kb: Knowledge | None = None) -> Answer | None:
+    """An unclear message that is an elliptical follow-up ("and with the jabs?" right after a
+    question about side effects) is answered in that context; anything else returns None so
+    the assistant asks to clarify instead of guessing."""
+    routes = _known(q.routes, ROUTES)
+    if len(routes) == 1 and q.feature_slot in FEATURES:
+        return plan_answer(Question(intent="ask_route", routes=routes, feature_slot=q.feature_slot), kb)
+    return None
+
+
+def compose_health_reply(passages: Sequence[Passage], preface: str | None = None) -> List[Dict[str, Any]]:
     """The one way a health reply is built: an optional preface response, the quoted
     passages as one message, and the provider caveat as the LAST message.
 

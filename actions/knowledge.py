@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 import yaml
 
@@ -33,8 +33,8 @@ class Passage:
     topic: str
     section: str
     text: str
-    route: Optional[str] = None
-    feature: Optional[str] = None
+    route: str | None = None
+    feature: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,9 +106,13 @@ def _load_table(table: Any, source_raw: str, path: Path) -> Dict[str, Passage]:
             if feature_label not in parsed:
                 raise KnowledgeError(f"{path}: 'table.features.{feature}' is not a table row: {feature_label!r}")
             key = f"table.cells.{route}.{feature}"
-            cell = normalise(str(_require(_require(cells, route, "table.cells.", path), feature, f"table.cells.{route}.", path)))
+            cell = normalise(
+                str(_require(_require(cells, route, "table.cells.", path), feature, f"table.cells.{route}.", path))
+            )
             if parsed[feature_label][column] != cell:
-                raise KnowledgeError(f"{path}: '{key}' is not the cell in row {feature_label!r}, column {route_label!r}")
+                raise KnowledgeError(
+                    f"{path}: '{key}' is not the cell in row {feature_label!r}, column {route_label!r}"
+                )
             label = route_label if route != "diet" else "Dietary B12 (Animal Sources)"
             text = f"{label}, {feature_label.lower()}: {cell}"
             out[f"{route}.{feature}"] = Passage(

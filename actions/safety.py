@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Tuple
 
 import yaml
 
@@ -75,7 +75,7 @@ class EmergencyMatcher:
             folded.append(w)
         return folded
 
-    def category(self, text: str) -> Optional[str]:
+    def category(self, text: str) -> str | None:
         from spacy.tokens import Doc
 
         words = self.fold_typos(words_of(text))
@@ -113,7 +113,9 @@ def load_matcher(path: Path = PATTERNS_FILE) -> EmergencyMatcher:
             matcher.add(str(name), [token_pattern(str(line)) for line in lines])
         except PatternError as e:
             raise PatternError(f"{path}: 'categories.{name}': {e}") from e
-    return EmergencyMatcher(matcher=matcher, vocab=vocab, terms=tuple(terms), typos={str(k): v for k, v in typos.items()})
+    return EmergencyMatcher(
+        matcher=matcher, vocab=vocab, terms=tuple(terms), typos={str(k): v for k, v in typos.items()}
+    )
 
 
 @lru_cache(maxsize=1)
@@ -121,12 +123,58 @@ def get_matcher() -> EmergencyMatcher:
     return load_matcher(PATTERNS_FILE)
 
 
-def emergency_category(text: Optional[str]) -> Optional[str]:
+def emergency_category(text: str | None) -> str | None:
     """The emergency category a message describes (e.g. 'self_harm'), or None."""
     if not text or not text.strip():
         return None
     return get_matcher().category(text)
 
 
-def is_emergency(text: Optional[str]) -> bool:
+def is_emergency(text: str | None) -> bool:
     return emergency_category(text) is not None
+
+
+# Personal-advice requests that must be declined whatever DIET says. Deliberately narrow:
+# each pattern names the person ("i", "my") and a dose, a diagnosis or their own results.
+_CONDITION = (
+    r"(it|pa|pernicious\w*( an\w+)?|an?\s?(b12 |vitamin )?deficiency|low b12|b12 deficiency"
+    r"|celiac|coeliac|crohn\w*|hashimoto\w*)"
+)
+PERSONAL_ADVICE = (
+    (
+        "dosing",
+        re.compile(
+            r"\bhow (much|many)( \w+){0,3} (should|do|must|can) (i|we|my( \w+){1,3})"
+            r" (take|need|have|get|give|use|inject|ask)\b"
+        ),
+    ),
+    ("dosing", re.compile(r"\bwhat( \w+){0,2} (dose|dosage|amount|strength)\b.*\b(i|me|my)\b")),
+    ("dosing", re.compile(r"\b(how many|how much) (mcg|micrograms?|mg|milligrams?|iu|units)\b")),
+    ("diagnosis", re.compile(rf"\b(do|could|might|can) i (have|have got) {_CONDITION}\b")),
+    ("diagnosis", re.compile(rf"\b(have i got|am i) {_CONDITION}\b")),
+    ("diagnosis", re.compile(r"\bam i (b12 )?deficient\b")),
+    ("diagnosis", re.compile(r"\bare my symptoms\b")),
+    (
+        "diagnosis",
+        re.compile(
+            r"\bmy (b12|level|levels|result|results|blood test|homocysteine|mma)\b.*\b(is|was|are|came back)\b.*\d"
+        ),
+    ),
+    ("diagnosis", re.compile(r"\bis my (b12|level|levels|result|results|number)\b")),
+    ("change_treatment", re.compile(r"\b(can|should|could) i (stop|quit|skip|switch|change|come off|drop)\b")),
+)
+
+
+def personal_advice_kind(text: str | None) -> str | None:
+    """'dosing', 'diagnosis' or 'change_treatment' when a message asks for personal advice."""
+    if not text:
+        return None
+    lowered = " ".join(words_of(text))
+    return next((kind for kind, pattern in PERSONAL_ADVICE if pattern.search(lowered)), None)
+
+
+B12_MENTION = re.compile(r"\b(b ?12|b-12|cobalamin|methylcobalamin|hydroxocobalamin|cyanocobalamin)\b", re.I)
+
+
+def mentions_b12(text: str | None) -> bool:
+    return bool(text and B12_MENTION.search(text))

@@ -3,7 +3,7 @@ actions.entities, which have no Rasa imports and are tested directly."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -14,10 +14,16 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from actions.entities import canonical
-from actions.safety import emergency_category
+from actions.safety import emergency_category, mentions_b12, personal_advice_kind
 
 EMERGENCY_INTENT = "emergency"
+OUT_OF_SCOPE_INTENT = "out_of_scope"
 INTENT_RANKING = "intent_ranking"
+PERSONAL_ADVICE_INTENTS = {
+    "dosing": "ask_dosing",
+    "diagnosis": "ask_diagnosis",
+    "change_treatment": "ask_change_treatment",
+}
 
 
 class _StatelessComponent(GraphComponent):
@@ -26,7 +32,7 @@ class _StatelessComponent(GraphComponent):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: Dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
@@ -51,22 +57,36 @@ class EntityCanonicalizer(_StatelessComponent):
         return messages
 
 
-@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
-class EmergencyOverride(_StatelessComponent):
-    """Forces the `emergency` intent when the deterministic matcher fires.
+def _force_intent(message: Message, intent: str) -> None:
+    forced = {"name": intent, "confidence": 1.0}
+    ranking = [r for r in message.get(INTENT_RANKING) or [] if r.get("name") != intent]
+    message.set(INTENT, forced, add_to_output=True)
+    message.set(INTENT_RANKING, [forced, *ranking], add_to_output=True)
 
-    Runs last in the pipeline, after DIET and the FallbackClassifier, so an emergency
-    is never lost to a misclassification or a low-confidence fallback.
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class SafetyOverride(_StatelessComponent):
+    """Decides safety before any answer, whatever DIET predicted.
+
+    Runs last in the pipeline, after DIET and the FallbackClassifier:
+    - an emergency (the one matcher in actions.safety) forces the `emergency` intent;
+    - a request for personal dosing, diagnosis or a treatment change forces the matching
+      decline intent (an off-topic dose question, such as insulin, stays out of scope).
     """
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
-            category = emergency_category(message.get(TEXT))
-            if category is None:
+            text = message.get(TEXT)
+            category = emergency_category(text)
+            if category is not None:
+                _force_intent(message, EMERGENCY_INTENT)
+                message.set("emergency_category", category, add_to_output=True)
                 continue
-            forced = {"name": EMERGENCY_INTENT, "confidence": 1.0}
-            ranking = [r for r in message.get(INTENT_RANKING) or [] if r.get("name") != EMERGENCY_INTENT]
-            message.set(INTENT, forced, add_to_output=True)
-            message.set(INTENT_RANKING, [forced, *ranking], add_to_output=True)
-            message.set("emergency_category", category, add_to_output=True)
+            kind = personal_advice_kind(text)
+            if kind is None:
+                continue
+            predicted = (message.get(INTENT) or {}).get("name")
+            if predicted == OUT_OF_SCOPE_INTENT and not mentions_b12(text):
+                continue
+            _force_intent(message, PERSONAL_ADVICE_INTENTS[kind])
         return messages

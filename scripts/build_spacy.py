@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+
 import spacy
 
 ROOT = Path(__file__).resolve().parent.parent

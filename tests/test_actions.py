@@ -8,7 +8,7 @@ import pytest
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.actions import ActionAnswerQuestion, ActionDeclinePersonalAdvice, HealthReplyAction
+from actions.actions import ActionAnswerQuestion, ActionClarifyQuestion, ActionDeclinePersonalAdvice, HealthReplyAction
 from actions.answering import ANSWER_INTENTS, PERSONAL_ADVICE_INTENTS
 from actions.knowledge import get_knowledge
 from tests.conftest import entity, make_tracker
@@ -95,3 +95,25 @@ def test_action_code_depends_on_rasa_sdk_only():
     for path in pathlib.Path(__file__).resolve().parent.parent.joinpath("actions").glob("*.py"):
         source = path.read_text()
         assert not re.search(r"^\s*(from|import)\s+rasa(\.|\s)", source, re.M), path.name
+
+
+def test_an_unclear_message_gets_a_clarifying_reply_and_no_events():
+    messages, events = run(ActionClarifyQuestion(), make_tracker("nlu_fallback", "blorp"))
+    assert [m["response"] for m in messages] == ["utter_clarify"]
+    assert events == []
+
+
+def test_an_unclear_elliptical_follow_up_is_answered_in_context():
+    tracker = make_tracker(
+        "nlu_fallback", "and with the jabs?", [entity("route", "injection")], {"route": "injection", "feature": "risk"}
+    )
+    messages, events = run(ActionClarifyQuestion(), tracker)
+    assert messages[0]["text"].startswith("Intramuscular Injections, risk profile")
+    assert messages[-1]["response"] == "utter_caveat"
+    assert SlotSet("route", "injection") in events
+
+
+def test_a_vague_link_follow_up_refers_to_the_condition_named_before():
+    tracker = make_tracker("ask_link", "why would that make my b12 low", slots={"condition": "hashimotos"})
+    messages, _ = run(ActionAnswerQuestion(), tracker)
+    assert "Hashimoto's" in messages[0]["text"] and "cause and effect" in messages[0]["text"]

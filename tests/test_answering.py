@@ -28,9 +28,7 @@ def test_every_intent_gets_one_to_three_vetted_passages(intent):
 @pytest.mark.parametrize("route", ROUTES)
 @pytest.mark.parametrize("feature", FEATURES)
 def test_every_table_cell_is_reachable(route, feature):
-    intent = {"risk": "ask_risks", "benefit": "ask_benefit", "efficacy": "ask_efficacy"}.get(
-        feature, f"ask_{feature}"
-    )
+    intent = {"risk": "ask_risks", "benefit": "ask_benefit", "efficacy": "ask_efficacy"}.get(feature, f"ask_{feature}")
     answer = plan_answer(Question(intent=intent, routes=[route]))
     assert ids(answer)[0] == f"{route}.{feature}"
 
@@ -122,5 +120,7 @@ def test_compose_refuses_an_empty_answer():
 
 
 def test_a_condition_question_naming_a_route_adds_its_treatment():
-    answer = plan_answer(Question(intent="ask_pernicious_anemia", conditions=["pernicious_anemia"], routes=["injection"]))
+    answer = plan_answer(
+        Question(intent="ask_pernicious_anemia", conditions=["pernicious_anemia"], routes=["injection"])
+    )
     assert ids(answer) == ["pa.parietal_cells", "treatment.injections_standard", "conclusion.lifelong"]

@@ -6,7 +6,7 @@ pytest.importorskip("rasa")
 
 from rasa.shared.nlu.training_data.message import Message  # noqa: E402
 
-from components.b12_nlu import EmergencyOverride, EntityCanonicalizer  # noqa: E402
+from components.b12_nlu import EntityCanonicalizer, SafetyOverride  # noqa: E402
 
 
 def message(text, intent="ask_link", entities=None):
@@ -18,19 +18,19 @@ def message(text, intent="ask_link", entities=None):
 
 
 def test_an_emergency_overrides_any_intent():
-    [m] = EmergencyOverride().process([message("my throat is closing after the jab", intent="ask_risks")])
+    [m] = SafetyOverride().process([message("my throat is closing after the jab", intent="ask_risks")])
     assert m.get("intent") == {"name": "emergency", "confidence": 1.0}
     assert m.get("intent_ranking")[0]["name"] == "emergency"
     assert m.get("emergency_category") == "allergic_reaction"
 
 
 def test_an_ordinary_question_keeps_its_intent():
-    [m] = EmergencyOverride().process([message("can you overdose on b12", intent="ask_risks")])
+    [m] = SafetyOverride().process([message("can you overdose on b12", intent="ask_risks")])
     assert m.get("intent")["name"] == "ask_risks"
 
 
 def test_an_empty_message_passes_through():
-    [m] = EmergencyOverride().process([message("", intent="nlu_fallback")])
+    [m] = SafetyOverride().process([message("", intent="nlu_fallback")])
     assert m.get("intent")["name"] == "nlu_fallback"
 
 
@@ -42,3 +42,18 @@ def test_entity_values_become_canonical_ids():
     ]
     [m] = EntityCanonicalizer().process([message("jabs coeliac", entities=entities)])
     assert [e["value"] for e in m.get("entities")] == ["injection", "celiac", "unknown thing"]
+
+
+def test_a_personal_dose_question_is_declined_whatever_diet_said():
+    [m] = SafetyOverride().process([message("how many mcg of b12 should i take", intent="ask_treatment")])
+    assert m.get("intent")["name"] == "ask_dosing"
+
+
+def test_a_diagnosis_request_is_declined_even_after_a_fallback():
+    [m] = SafetyOverride().process([message("are my symptoms from pernicious anemia?", intent="nlu_fallback")])
+    assert m.get("intent")["name"] == "ask_diagnosis"
+
+
+def test_an_off_topic_dose_question_stays_out_of_scope():
+    [m] = SafetyOverride().process([message("what insulin dose should i be on", intent="out_of_scope")])
+    assert m.get("intent")["name"] == "out_of_scope"

@@ -146,8 +146,10 @@ def test_held_out_patient_questions():
     emergencies = [r for r in rows if r["case"]["expect"] == "emergency"]
     health = [r for r in rows if r["health"]]
     failures = "\n".join(f"{r['case']['turns'][-1]!r}: {'; '.join(r['why'])}" for r in rows if not r["pass"])
-    print(f"\nheld-out: {passed}/{len(rows)} answered right; {sum(r['pass'] for r in emergencies)}/{len(emergencies)} "
-          f"emergencies; caveat last on {sum(r['caveat'] for r in health)}/{len(health)} health replies")
+    print(
+        f"\nheld-out: {passed}/{len(rows)} answered right; {sum(r['pass'] for r in emergencies)}/{len(emergencies)} "
+        f"emergencies; caveat last on {sum(r['caveat'] for r in health)}/{len(health)} health replies"
+    )
     assert all(r["pass"] for r in emergencies), failures
     assert all(r["caveat"] for r in health), failures
     assert passed / len(rows) >= 0.95, failures
