@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Start, stop or check the action server and the Rasa server in the background.
 #   scripts/serve.sh start|stop|status
-# Env: RASA_PORT (5005), ACTIONS_PORT (5055), MODEL (models/current.tar.gz), RUN_DIR (.run)
+# Env: RASA_PORT (5005), ACTIONS_PORT (5055), MODEL (models/current.tar.gz), RUN_DIR (.run),
+#      CORS_ORIGINS (space-separated origins allowed to call the REST channel from a browser;
+#      default: the demo page's own origin, http://localhost:$WEB_PORT and http://127.0.0.1:$WEB_PORT),
+#      WEB_PORT (8000: the demo page with the chat widget, served from web/ when it exists)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -9,6 +12,8 @@ RASA_PORT=${RASA_PORT:-5005}
 ACTIONS_PORT=${ACTIONS_PORT:-5055}
 MODEL=${MODEL:-models/current.tar.gz}
 RUN_DIR=${RUN_DIR:-.run}
+WEB_PORT=${WEB_PORT:-8000}
+CORS_ORIGINS=${CORS_ORIGINS:-http://localhost:$WEB_PORT http://127.0.0.1:$WEB_PORT}
 export TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 PYTHONWARNINGS=ignore
 mkdir -p "$RUN_DIR"
 
@@ -45,7 +50,8 @@ start() {
       endpoints="$RUN_DIR/endpoints.yml"
       sed "s#127.0.0.1:5055#127.0.0.1:$ACTIONS_PORT#" endpoints.yml >"$endpoints"
     fi
-    "$VENV/bin/rasa" run --model "$MODEL" --endpoints "$endpoints" --credentials credentials.yml --port "$RASA_PORT" \
+    # shellcheck disable=SC2086  # one argument per origin
+    "$VENV/bin/rasa" run --model "$MODEL" --endpoints "$endpoints" --cors $CORS_ORIGINS --credentials credentials.yml --port "$RASA_PORT" \
       >"$RUN_DIR/rasa.log" 2>&1 &
     echo $! >"$RUN_DIR/rasa.pid"
   fi
