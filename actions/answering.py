@@ -121,7 +121,6 @@ def plan_answer(q: Question, kb: Knowledge | None = None) -> Answer:
     features = _known(q.features, FEATURES)
     remembered_route = q.route_slot if q.route_slot in ROUTES else None
     condition = conditions[0] if conditions else q.condition_slot
-    slots: Dict[str, str | None] = {}
 
     if q.intent in PERSONAL_ADVICE_INTENTS:
         preface, topic = PERSONAL_ADVICE_INTENTS[q.intent]
@@ -171,15 +170,12 @@ def plan_answer(q: Question, kb: Knowledge | None = None) -> Answer:
             passages.append(kb.passages["treatment.root_cause"])
         return Answer("compare_routes", passages, slots={"topic": "compare_routes", "feature": "efficacy"})
 
-    # A table question: a feature intent, or a route named with a feature word.
-    feature = FEATURE_INTENTS.get(q.intent) or (features[0] if features else None)
-    if q.intent == "ask_route" and features:
-        feature = features[0]
-    if q.intent == "ask_route" and feature is None and routes:
-        # "what about pills?" right after a feature question keeps that feature.
-        feature = q.feature_slot if q.feature_slot in FEATURES else None
-    if q.intent in FEATURE_INTENTS and features and features[0] != feature:
-        feature = features[0]  # "how are they absorbed" wins over a near intent
+    # A table question: a feature intent or a route question. A feature word in the message
+    # ("how are they absorbed") wins over a near intent; "what about pills?" right after a
+    # feature question keeps that feature.
+    feature = features[0] if features else FEATURE_INTENTS.get(q.intent)
+    if feature is None and routes and q.feature_slot in FEATURES:
+        feature = q.feature_slot
     target_routes = routes or ([remembered_route] if remembered_route else [])
 
     if feature is None:
@@ -191,12 +187,10 @@ def plan_answer(q: Question, kb: Knowledge | None = None) -> Answer:
             _route_cells(kb, route, PURPOSE_FEATURES),
             slots={"topic": f"route:{route}", "route": route, "feature": None},
         )
-    passages = _feature_answer(kb, feature, target_routes)
-    new_slots: Dict[str, str | None] = {"topic": f"feature:{feature}", "feature": feature}
+    slots: Dict[str, str | None] = {"topic": f"feature:{feature}", "feature": feature}
     if len(target_routes) == 1:
-        new_slots["route"] = target_routes[0]
-    slots.update(new_slots)
-    return Answer(f"feature:{feature}", passages, slots=slots)
+        slots["route"] = target_routes[0]
+    return Answer(f"feature:{feature}", _feature_answer(kb, feature, target_routes), slots=slots)
 
 
 def plan_follow_up(q: Question, kb: Knowledge | None = None) -> Answer | None:
