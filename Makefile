@@ -10,6 +10,7 @@ SPACY_MODEL := models/spacy/en_b12
 MODEL       := models/current.tar.gz
 RASA_PORT   ?= 5005
 ACTIONS_PORT ?= 5055
+SHELL_PORT  ?= 5006
 
 export TF_CPP_MIN_LOG_LEVEL := 3
 export TF_ENABLE_ONEDNN_OPTS := 0
@@ -61,7 +62,7 @@ stop:
 
 shell: train
 	@scripts/serve.sh start >/dev/null
-	$(RASA) shell --model $(MODEL) --endpoints endpoints.yml
+	$(RASA) shell --model $(MODEL) --endpoints endpoints.yml --port $(SHELL_PORT)
 
 lint: install
 	$(VENV)/bin/ruff check .
