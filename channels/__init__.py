@@ -1,0 +1,1 @@
+"""Custom Rasa input channels, listed by module path in credentials.yml."""
