@@ -19,7 +19,7 @@ export RASA_PORT ACTIONS_PORT
 
 TRAIN_INPUTS := config.yml domain.yml $(wildcard data/*.yml) $(wildcard components/*.py) $(SPACY_MODEL)/meta.json
 
-.PHONY: help install run stop shell train spacy test lint format validate unit e2e integration eval bench eval-quick bench-quick clean
+.PHONY: system-deps help install run stop shell train spacy test lint format validate unit e2e integration eval bench eval-quick bench-quick clean
 
 help:
 	@echo "make run    install, train if stale, start the assistant on http://localhost:$(RASA_PORT)"
@@ -87,7 +87,10 @@ e2e: train
 	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out results/e2e >/dev/null 2>results-e2e.log || { tail -40 results-e2e.log; exit 1; }
 	@rm -f results-e2e.log; echo "rasa test (end-to-end stories): no prediction errors"
 
-integration: train
+system-deps:
+	@scripts/install-system-deps.sh
+
+integration: train system-deps
 	$(PY) -m pytest -m integration
 
 eval: train

@@ -178,3 +178,11 @@ B12_MENTION = re.compile(r"\b(b ?12|b-12|cobalamin|methylcobalamin|hydroxocobala
 
 def mentions_b12(text: str | None) -> bool:
     return bool(text and B12_MENTION.search(text))
+
+
+MAX_WORD_LENGTH = 20
+
+
+def has_words(text: str | None) -> bool:
+    """False for input with no plausible word: empty, emoji only, one 300-letter run of x."""
+    return any(1 < len(w) <= MAX_WORD_LENGTH for w in words_of(text or ""))

@@ -14,9 +14,10 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from actions.entities import canonical
-from actions.safety import emergency_category, mentions_b12, personal_advice_kind
+from actions.safety import emergency_category, has_words, mentions_b12, personal_advice_kind
 
 EMERGENCY_INTENT = "emergency"
+FALLBACK_INTENT = "nlu_fallback"
 OUT_OF_SCOPE_INTENT = "out_of_scope"
 INTENT_RANKING = "intent_ranking"
 PERSONAL_ADVICE_INTENTS = {
@@ -70,6 +71,8 @@ class SafetyOverride(_StatelessComponent):
 
     Runs last in the pipeline, after DIET and the FallbackClassifier:
     - an emergency (the one matcher in actions.safety) forces the `emergency` intent;
+    - a message with no plausible word (emoji only, one long run of letters) falls back to
+      a clarifying question instead of a confident guess;
     - a request for personal dosing, diagnosis or a treatment change forces the matching
       decline intent (an off-topic dose question, such as insulin, stays out of scope).
     """
@@ -81,6 +84,9 @@ class SafetyOverride(_StatelessComponent):
             if category is not None:
                 _force_intent(message, EMERGENCY_INTENT)
                 message.set("emergency_category", category, add_to_output=True)
+                continue
+            if not has_words(text):
+                _force_intent(message, FALLBACK_INTENT)  # nothing to understand: ask, never guess
                 continue
             kind = personal_advice_kind(text)
             if kind is None:

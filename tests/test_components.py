@@ -57,3 +57,13 @@ def test_a_diagnosis_request_is_declined_even_after_a_fallback():
 def test_an_off_topic_dose_question_stays_out_of_scope():
     [m] = SafetyOverride().process([message("what insulin dose should i be on", intent="out_of_scope")])
     assert m.get("intent")["name"] == "out_of_scope"
+
+
+def test_a_message_without_words_falls_back_instead_of_guessing():
+    [m] = SafetyOverride().process([message("x" * 300, intent="ask_cure")])
+    assert m.get("intent")["name"] == "nlu_fallback"
+
+
+def test_an_emergency_in_a_long_message_still_wins():
+    [m] = SafetyOverride().process([message("x" * 300 + " chest pain", intent="ask_cure")])
+    assert m.get("intent")["name"] == "emergency"

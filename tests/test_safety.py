@@ -160,3 +160,12 @@ def test_a_pattern_file_without_categories_fails(tmp_path: Path):
     path.write_text("terms: []\n")
     with pytest.raises(PatternError, match="categories"):
         load_matcher(path)
+
+
+@pytest.mark.parametrize(
+    "text, expected", [("x" * 300, False), ("😀🙏", False), ("", False), ("hi", True), ("b12 " * 10, True)]
+)
+def test_has_words(text, expected):
+    from actions.safety import has_words
+
+    assert has_words(text) is expected
