@@ -19,7 +19,7 @@ export RASA_PORT ACTIONS_PORT
 
 TRAIN_INPUTS := config.yml domain.yml $(wildcard data/*.yml) $(wildcard components/*.py) $(SPACY_MODEL)/meta.json
 
-.PHONY: system-deps help install run stop shell train spacy test lint format validate unit e2e integration eval bench eval-quick bench-quick clean
+.PHONY: system-deps help install run stop shell train spacy test lint format validate unit e2e integration eval bench eval-quick bench-quick resilience cluster run-cluster soak forget clean
 
 help:
 	@echo "make run    install, train if stale, start the assistant on http://localhost:$(RASA_PORT)"
@@ -56,7 +56,7 @@ $(MODEL): $(TRAIN_INPUTS)
 train: $(MODEL)
 
 run: train
-	@scripts/serve.sh start
+	@SERVE_WEB=1 scripts/serve.sh start
 	@echo
 	@echo "Chat over REST:   curl -s localhost:$(RASA_PORT)/webhooks/rest/webhook -d '{\"sender\":\"me\",\"message\":\"what is pernicious anemia?\"}'"
 	@echo "Chat in terminal: make shell      Stop: make stop"
@@ -66,7 +66,7 @@ stop:
 
 shell: train
 	@scripts/serve.sh start >/dev/null
-	$(RASA) shell --model $(MODEL) --endpoints endpoints.yml --port $(SHELL_PORT)
+	$(RASA) shell --model $(MODEL) --endpoints .run/endpoints.yml --port $(SHELL_PORT)
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -81,7 +81,7 @@ validate: train
 	@rm -f .validate.log; echo "rasa data validate: clean"
 
 unit: install spacy
-	$(PY) -m pytest -m "not integration"
+	$(PY) -m pytest -m "not integration and not resilience and not cluster"
 
 e2e: train
 	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out results/e2e >/dev/null 2>results-e2e.log || { tail -40 results-e2e.log; exit 1; }
@@ -92,6 +92,24 @@ system-deps:
 
 integration: train system-deps
 	$(PY) -m pytest -m integration
+
+# Persistence, security and faults (tests/test_resilience.py) and the PostgreSQL + Redis +
+# nginx cluster (tests/test_cluster.py): they boot their own servers and services.
+resilience: train
+	$(PY) -m pytest -m resilience
+
+cluster: train
+	$(PY) -m pytest -m cluster
+
+run-cluster: train
+	@scripts/cluster.sh start
+
+soak: train
+	$(PY) scripts/soak.py
+
+forget:
+	@test -n "$(SENDER)" || { echo "usage: make forget SENDER=<sender id>"; exit 2; }
+	$(PY) scripts/forget.py "$(SENDER)"
 
 eval: train
 	$(PY) scripts/evaluate.py

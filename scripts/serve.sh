@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
 # Start, stop or check the action server and the Rasa server in the background.
-#   scripts/serve.sh start|stop|status
+#   scripts/serve.sh start|stop|status   (start-actions: the action server alone)
 # Env: RASA_PORT (5005), ACTIONS_PORT (5055), MODEL (models/current.tar.gz), RUN_DIR (.run),
 #      CORS_ORIGINS (space-separated origins allowed to call the REST channel from a browser;
 #      default: the demo page's own origin, http://localhost:$WEB_PORT and http://127.0.0.1:$WEB_PORT),
 #      WEB_PORT (8000: the demo page with the chat widget, served from web/ when it exists)
+# Storage (scripts/store_config.py; the endpoints file is written to $RUN_DIR/endpoints.yml):
+#      TRACKER_DB (var/tracker.db: SQLite, Rasa's SQLTrackerStore); or PostgreSQL when DB_HOST is
+#      set: DB_HOST, DB_PORT (5432), DB_NAME (rasa), DB_USER (rasa), DB_PASSWORD (read by Rasa
+#      from its environment, never written to a file); REDIS_HOST/REDIS_PORT/REDIS_PASSWORD: a
+#      Redis lock store (needed when several Rasa processes share the tracker store)
+# Security: ENABLE_API=1 opens Rasa's HTTP API (/conversations/..., /model/...), and then
+#      RASA_API_TOKEN is required (passed as --auth-token without showing in `ps`). Off by default.
+#      RASA_INTERFACE (0.0.0.0): where Rasa listens. The action server always listens on 127.0.0.1.
+# Faults: ACTION_TIMEOUT (5 s: a hung action server counts as failed), REST_REPLY_TIMEOUT (30 s),
+#      LOG_LEVEL (INFO: no message text or sender id is logged at INFO; see channels/rest.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -14,7 +24,13 @@ MODEL=${MODEL:-models/current.tar.gz}
 RUN_DIR=${RUN_DIR:-.run}
 WEB_PORT=${WEB_PORT:-8000}
 CORS_ORIGINS=${CORS_ORIGINS:-http://localhost:$WEB_PORT http://127.0.0.1:$WEB_PORT}
+RASA_INTERFACE=${RASA_INTERFACE:-0.0.0.0}
+TRACKER_DB=${TRACKER_DB:-var/tracker.db}
 export TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 PYTHONWARNINGS=ignore
+export LOG_LEVEL=${LOG_LEVEL:-INFO} LOG_LEVEL_LIBRARIES=${LOG_LEVEL_LIBRARIES:-ERROR}
+# Rasa's telemetry and its Sentry error reports (exception messages can quote user data): off.
+export RASA_TELEMETRY_ENABLED=${RASA_TELEMETRY_ENABLED:-false}
+export ACTIONS_PORT TRACKER_DB SQLALCHEMY_SILENCE_UBER_WARNING=1
 mkdir -p "$RUN_DIR"
 
 up() { curl -fs -m 2 "$1" >/dev/null 2>&1; }
@@ -34,35 +50,67 @@ wait_for() { # url name pidfile seconds
   return 1
 }
 
-start() {
-  [ -f "$MODEL" ] || { echo "No trained model at $MODEL: run 'make train' first." >&2; exit 1; }
+launch_actions() {
   if up "http://127.0.0.1:$ACTIONS_PORT/health"; then
     echo "Action server already answers on :$ACTIONS_PORT"
   else
-    "$VENV/bin/python" -m rasa_sdk --actions actions --port "$ACTIONS_PORT" >"$RUN_DIR/actions.log" 2>&1 &
+    # scripts/action_server.py: rasa_sdk bound to 127.0.0.1 only (`python -m rasa_sdk` binds 0.0.0.0)
+    "$VENV/bin/python" scripts/action_server.py --port "$ACTIONS_PORT" >"$RUN_DIR/actions.log" 2>&1 &
     echo $! >"$RUN_DIR/actions.pid"
   fi
+}
+
+start_actions() { # the action server alone (scripts/cluster.sh: one action server, several Rasa)
+  launch_actions
+  [ -f "$RUN_DIR/actions.pid" ] && wait_for "http://127.0.0.1:$ACTIONS_PORT/health" actions "$RUN_DIR/actions.pid" 60
+  echo "The action server is up on 127.0.0.1:$ACTIONS_PORT"
+}
+
+start() {
+  [ -f "$MODEL" ] || { echo "No trained model at $MODEL: run 'make train' first." >&2; exit 1; }
+  launch_actions
   if up "http://127.0.0.1:$RASA_PORT/"; then
     echo "Rasa server already answers on :$RASA_PORT"
   else
-    local endpoints=endpoints.yml
-    if [ "$ACTIONS_PORT" != 5055 ]; then
-      endpoints="$RUN_DIR/endpoints.yml"
-      sed "s#127.0.0.1:5055#127.0.0.1:$ACTIONS_PORT#" endpoints.yml >"$endpoints"
+    local endpoints="$RUN_DIR/endpoints.yml" api=()
+    "$VENV/bin/python" scripts/store_config.py endpoints >"$endpoints"
+    if [ -z "${DB_HOST:-}" ]; then # SQLite: conversations are private data, keep them owner-only
+      mkdir -p "$(dirname "$TRACKER_DB")" && chmod 700 "$(dirname "$TRACKER_DB")"
     fi
+    if [ "${ENABLE_API:-0}" = 1 ]; then
+      [ -n "${RASA_API_TOKEN:-}" ] || { echo "ENABLE_API=1 needs RASA_API_TOKEN (the HTTP API is never open)." >&2; exit 1; }
+      api=(--enable-api)
+    fi
+    # scripts/rasa_server.py is `rasa run` plus: the API token from RASA_API_TOKEN, ACTION_TIMEOUT.
+    # Sanic's own limits and errors (Rasa process only): a 4 MiB body cap before the REST
+    # channel's 256 KiB one, and JSON rather than HTML error pages (404, 405, 413).
     # shellcheck disable=SC2086  # one argument per origin
-    "$VENV/bin/rasa" run --model "$MODEL" --endpoints "$endpoints" --cors $CORS_ORIGINS --credentials credentials.yml --port "$RASA_PORT" \
-      >"$RUN_DIR/rasa.log" 2>&1 &
+    (umask 077 && export SANIC_REQUEST_MAX_SIZE=${SANIC_REQUEST_MAX_SIZE:-4194304} SANIC_FALLBACK_ERROR_FORMAT=json && exec "$VENV/bin/python" scripts/rasa_server.py run \
+      --model "$MODEL" --endpoints "$endpoints" --credentials credentials.yml --cors $CORS_ORIGINS \
+      --interface "$RASA_INTERFACE" --port "$RASA_PORT" "${api[@]}" >"$RUN_DIR/rasa.log" 2>&1) &
     echo $! >"$RUN_DIR/rasa.pid"
   fi
   [ -f "$RUN_DIR/actions.pid" ] && wait_for "http://127.0.0.1:$ACTIONS_PORT/health" actions "$RUN_DIR/actions.pid" 60
-  [ -f "$RUN_DIR/rasa.pid" ] && wait_for "http://127.0.0.1:$RASA_PORT/" rasa "$RUN_DIR/rasa.pid" 120
+  [ -f "$RUN_DIR/rasa.pid" ] && wait_for "http://127.0.0.1:$RASA_PORT/" rasa "$RUN_DIR/rasa.pid" "${RASA_START_TIMEOUT:-120}"
   echo "The assistant is up: REST channel at http://localhost:$RASA_PORT/webhooks/rest/webhook"
+  if [ "${SERVE_WEB:-0}" = 1 ]; then start_web; fi
+}
+
+start_web() { # the demo page with the chat widget (make run sets SERVE_WEB=1)
+  if up "http://127.0.0.1:$WEB_PORT/"; then
+    echo "The demo page already answers on :$WEB_PORT"
+  else
+    "$VENV/bin/python" -m http.server --bind 127.0.0.1 "$WEB_PORT" --directory web >"$RUN_DIR/web.log" 2>&1 &
+    echo $! >"$RUN_DIR/web.pid"
+    local i
+    for i in $(seq 40); do up "http://127.0.0.1:$WEB_PORT/" && break; sleep 0.25; done
+  fi
+  echo "Demo page with the chat widget: http://localhost:$WEB_PORT/"
 }
 
 stop() {
   local name pid
-  for name in rasa actions; do
+  for name in web rasa actions; do
     [ -f "$RUN_DIR/$name.pid" ] || continue
     pid=$(cat "$RUN_DIR/$name.pid")
     kill "$pid" 2>/dev/null || true
@@ -80,7 +128,8 @@ status() {
 
 case "${1:-}" in
   start) start ;;
+  start-actions) start_actions ;;
   stop) stop ;;
   status) status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  *) echo "usage: $0 start|start-actions|stop|status" >&2; exit 2 ;;
 esac

@@ -1,0 +1,168 @@
+"""Helpers for the resilience and cluster tests: HTTP calls with bounded timeouts, process
+control by pid file, and reading conversations straight from the tracker store."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import os
+import signal
+import socket
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+ROOT = Path(__file__).resolve().parent.parent
+SAFE_REPLY = (
+    "I can't look that up right now. If this is an emergency, call your local emergency number now "
+    "(911 in the US). Please consult your healthcare provider."
+)
+# The fake personal data that must never reach a log line.
+PII_MESSAGE = "my name is Zebulon Quartermaine, call me on 07700 900123"
+PII_FRAGMENTS = ["Zebulon", "Quartermaine", "07700 900123", "07700", "900123"]
+
+
+def new_sender(tag: str = "t") -> str:
+    return f"{tag}-{uuid.uuid4().hex}"
+
+
+def request(
+    url: str,
+    body: Optional[bytes] = None,
+    method: Optional[str] = None,
+    headers: Optional[Dict[str, str]] = None,
+    timeout: float = 60,
+) -> Tuple[int, Any, float]:
+    """(status, parsed JSON body or text, seconds). Never raises on HTTP errors."""
+    req = urllib.request.Request(url, body, {"Content-Type": "application/json", **(headers or {})}, method=method)
+    began = time.monotonic()
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as e:
+        status, raw = e.code, e.read()
+    elapsed = time.monotonic() - began
+    try:
+        return status, json.loads(raw or b"null"), elapsed
+    except ValueError:
+        return status, raw.decode(errors="replace"), elapsed
+
+
+def chat(base: str, message: Any, sender: Optional[str] = None, timeout: float = 60) -> Tuple[int, Any, float]:
+    payload = {"message": message} if sender is None else {"sender": sender, "message": message}
+    return request(f"{base}/webhooks/rest/webhook", json.dumps(payload).encode(), timeout=timeout)
+
+
+def texts(reply: Any) -> List[str]:
+    return [m["text"] for m in reply if isinstance(m, dict) and m.get("text")] if isinstance(reply, list) else []
+
+
+def joined(reply: Any) -> str:
+    return " ".join(texts(reply))
+
+
+def wait_until(check, timeout: float, interval: float = 0.25) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def read_pid(pidfile: Path) -> int:
+    return int(pidfile.read_text().split()[0])
+
+
+def kill9(pidfile: Path) -> int:
+    pid = read_pid(pidfile)
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not Path(f"/proc/{pid}").exists() or "Z" in _state(pid), 10)
+    return pid
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][:1]
+    except (OSError, IndexError):
+        return ""
+
+
+def listening_addresses(port: int) -> List[str]:
+    """Local addresses with a LISTEN socket on `port` (IPv4 and IPv6), from /proc/net."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local, state = fields[1], fields[3]
+            address, port_hex = local.rsplit(":", 1)
+            if state == "0A" and int(port_hex, 16) == port:  # 0A: LISTEN
+                found.append(_decode_address(address))
+    return found
+
+
+def _decode_address(hex_address: str) -> str:
+    raw = bytes.fromhex(hex_address)
+    if len(raw) == 4:
+        return socket.inet_ntop(socket.AF_INET, raw[::-1])
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))
+    return socket.inet_ntop(socket.AF_INET6, words)
+
+
+def conversation_events(engine, sender: str) -> List[Dict[str, Any]]:
+    """A conversation's events, in stored order, straight from Rasa's `events` table."""
+    import sqlalchemy as sa
+
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT data FROM events WHERE sender_id = :s ORDER BY id"), {"s": sender}
+        ).fetchall()
+    return [json.loads(row[0]) for row in rows]
+
+
+def check_turns(events: List[Dict[str, Any]], sent: List[str], ordered: bool = True) -> None:
+    """Each sent message is stored exactly once (in the order sent when `ordered`), and each is
+    followed by the assistant's whole turn (actions ending with action_listen) before the next
+    user message: no lost, duplicated or interleaved events."""
+    user_texts = [e.get("text") for e in events if e["event"] == "user"]
+    if ordered:
+        assert user_texts == sent, f"stored {user_texts} != sent {sent}"
+    else:
+        assert sorted(user_texts) == sorted(sent), f"stored {user_texts} != sent {sent}"
+    stamps = [e.get("timestamp") or 0 for e in events]
+    assert stamps == sorted(stamps), "events are not in time order"
+    positions = [i for i, e in enumerate(events) if e["event"] == "user"]
+    for n, start in enumerate(positions):
+        end = positions[n + 1] if n + 1 < len(positions) else len(events)
+        actions = [e.get("name") for e in events[start:end] if e["event"] == "action"]
+        assert actions and actions[-1] == "action_listen", f"turn {n} ({user_texts[n]!r}) is incomplete: {actions}"
+
+
+def run_parallel(fn, args: List[Any], workers: int) -> List[Any]:
+    with cf.ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(fn, args))
+
+
+def logs_containing(paths: List[Path], needles: List[str]) -> List[str]:
+    hits = []
+    for path in paths:
+        if not path.is_file():
+            continue
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            for needle in needles:
+                if needle in line:
+                    hits.append(f"{path.name}:{number}: {needle!r}")
+    return hits
