@@ -19,7 +19,7 @@ export RASA_PORT ACTIONS_PORT
 
 TRAIN_INPUTS := config.yml domain.yml $(wildcard data/*.yml) $(wildcard components/*.py) $(SPACY_MODEL)/meta.json
 
-.PHONY: system-deps help install run stop shell train spacy test lint format validate unit e2e integration eval bench eval-quick bench-quick resilience cluster run-cluster soak forget clean
+.PHONY: system-deps help install run stop shell train spacy test lint format validate unit e2e integration eval bench eval-quick bench-quick resilience cluster run-cluster stop-cluster soak retention forget clean
 
 help:
 	@echo "make run    install, train if stale, start the assistant on http://localhost:$(RASA_PORT)"
@@ -104,8 +104,14 @@ cluster: train
 run-cluster: train
 	@scripts/cluster.sh start
 
-soak: train
+soak: run
 	$(PY) scripts/soak.py
+
+retention:
+	$(PY) scripts/retention.py
+
+stop-cluster:
+	@scripts/cluster.sh stop
 
 forget:
 	@test -n "$(SENDER)" || { echo "usage: make forget SENDER=<sender id>"; exit 2; }
@@ -126,7 +132,7 @@ bench-quick: train
 	$(PY) scripts/bench.py --quick
 	@test -s reports/bench.md && test -s reports/bench.json && test -s reports/bench.png
 
-test: lint unit validate e2e integration eval-quick bench-quick
+test: lint unit validate e2e integration resilience cluster eval-quick bench-quick
 
 clean:
 	rm -rf models results .run .pytest_cache .ruff_cache

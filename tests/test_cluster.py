@@ -74,7 +74,8 @@ def sender(tag: str) -> str:
 class Cluster:
     def __init__(self, home: Path) -> None:
         self.home = home
-        self.env = {k: v for k, v in os.environ.items() if k not in ("DB_PASSWORD", "REDIS_PASSWORD", "ENABLE_API")}
+        drop = ("DB_PASSWORD", "REDIS_PASSWORD", "ENABLE_API", "SERVE_WEB")
+        self.env = {k: v for k, v in os.environ.items() if k not in drop}
         self.env.update(RUN_DIR=str(home), RASA_START_TIMEOUT="300")
 
     def run(self, command: str, check: bool = True) -> subprocess.CompletedProcess:

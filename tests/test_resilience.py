@@ -73,7 +73,7 @@ class Stack:
     def env(self, **extra: str) -> dict:
         env = dict(os.environ, RUN_DIR=str(self.run_dir), TRACKER_DB=str(self.db), RASA_PORT=str(RASA_PORT))
         env.update(ACTIONS_PORT=str(ACTIONS_PORT), RASA_START_TIMEOUT="240")
-        for key in ("ENABLE_API", "RASA_API_TOKEN", "DB_HOST", "REDIS_HOST", "LOG_LEVEL"):
+        for key in ("ENABLE_API", "RASA_API_TOKEN", "DB_HOST", "REDIS_HOST", "LOG_LEVEL", "SERVE_WEB"):
             env.pop(key, None)
         env.update(extra)
         return env
