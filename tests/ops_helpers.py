@@ -166,3 +166,12 @@ def logs_containing(paths: List[Path], needles: List[str]) -> List[str]:
                 if needle in line:
                     hits.append(f"{path.name}:{number}: {needle!r}")
     return hits
+
+
+def skip_unless_selected(request, marker: str) -> None:
+    """Suites that boot servers on fixed ports run only when selected by name
+    (`pytest -m <marker>`), never as part of a broader run such as `-m "not integration"`."""
+    import pytest
+
+    if marker not in (request.config.getoption("markexpr") or ""):
+        pytest.skip(f"boots its own servers: run with -m {marker}")

@@ -33,6 +33,7 @@ from tests.ops_helpers import (
     new_sender,
     port_open,
     run_parallel,
+    skip_unless_selected,
     texts,
 )
 
@@ -41,10 +42,7 @@ pytestmark = pytest.mark.cluster
 
 @pytest.fixture(scope="module", autouse=True)
 def _only_when_asked_for(request):
-    """These tests boot servers on fixed ports: they run only when selected by name
-    (`pytest -m cluster`), never as part of a broader run such as `-m "not integration"`."""
-    if "cluster" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("boots its own servers: run with -m cluster")
+    skip_unless_selected(request, "cluster")
 
 
 NGINX, RASA_A, RASA_B, ACTIONS, PG, REDIS = 5500, 5501, 5502, 5551, 5433, 6380

@@ -37,6 +37,7 @@ from tests.ops_helpers import (
     read_pid,
     request,
     run_parallel,
+    skip_unless_selected,
     texts,
 )
 
@@ -45,10 +46,7 @@ pytestmark = pytest.mark.resilience
 
 @pytest.fixture(scope="module", autouse=True)
 def _only_when_asked_for(request):
-    """These tests boot servers on fixed ports: they run only when selected by name
-    (`pytest -m resilience`), never as part of a broader run such as `-m "not integration"`."""
-    if "resilience" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("boots its own servers: run with -m resilience")
+    skip_unless_selected(request, "resilience")
 
 
 RASA_PORT = int(os.environ.get("RESILIENCE_RASA_PORT", "5405"))
