@@ -21,7 +21,6 @@ Exit status: 0 when there were no errors, 1 otherwise (2: bad arguments).
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 import os
 import statistics
@@ -187,13 +186,9 @@ class Soak:
 
 
 def is_loopback_url(url: str) -> bool:
-    host = urllib.parse.urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    from action_server import is_loopback  # scripts/ is on sys.path when this runs as a script
+
+    return is_loopback(urllib.parse.urlsplit(url).hostname or "")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
