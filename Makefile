@@ -132,7 +132,7 @@ bench-quick: train
 	$(PY) scripts/bench.py --quick
 	@test -s reports/bench.md && test -s reports/bench.json && test -s reports/bench.png
 
-test: lint unit validate e2e integration resilience eval-quick bench-quick
+test: lint unit validate e2e integration resilience cluster eval-quick bench-quick
 
 clean:
 	rm -rf models results .run .pytest_cache .ruff_cache

@@ -12,7 +12,7 @@
 # The database and Redis passwords are generated on first start into $RUN_DIR/cluster/secrets.env
 # (mode 600, git-ignored), unless DB_PASSWORD / REDIS_PASSWORD are already set. They reach Rasa
 # only through its environment (${DB_PASSWORD} in the endpoints file).
-# Env: RUN_DIR (.run), NGINX_PORT (5500), RASA_PORTS ("5501 5502"), ACTIONS_PORT (5551),
+# Env: RUN_DIR (.run), NGINX_PORT (5500), RASA_PORTS ("5501 5502"), CLUSTER_ACTIONS_PORT (5551),
 #      PG_PORT (5433), REDIS_PORT (6380), MODEL, VENV, and what scripts/serve.sh reads
 #      (ENABLE_API, RASA_API_TOKEN, ACTION_TIMEOUT, ...).
 set -euo pipefail
@@ -24,7 +24,9 @@ mkdir -p "$RUN_DIR"
 RUN_DIR=$(cd "$RUN_DIR" && pwd)
 NGINX_PORT=${NGINX_PORT:-5500}
 RASA_PORTS=${RASA_PORTS:-5501 5502}
-ACTIONS_PORT=${ACTIONS_PORT:-5551}
+# Its own name: the Makefile exports ACTIONS_PORT (5055) for `make run`, which must not move or
+# be mistaken for the cluster's action server.
+ACTIONS_PORT=${CLUSTER_ACTIONS_PORT:-5551}
 PG_PORT=${PG_PORT:-5433}
 REDIS_PORT=${REDIS_PORT:-6380}
 C=$RUN_DIR/cluster PG=$RUN_DIR/pg RD=$RUN_DIR/redis NG=$RUN_DIR/nginx
