@@ -12,6 +12,11 @@
   (channels/rest.py) answers a failed action with a safe message.
 - pool_pre_ping for the SQL tracker store's connections, so a database restart loses no turn
   (SQLTrackerStore calls rasa.core.tracker_store.create_engine_kwargs at construction).
+- jsonschema.validate with each distinct schema checked and compiled once: Rasa validates
+  every action server response with `jsonschema.validate(result, schema)`, which re-checks the
+  schema itself against the draft 2020-12 meta-schema on every call. Profiled (py-spy, make
+  bench): about 40 ms of CPU per message, half of the Rasa server's time. Same result and
+  same errors, without the repeated meta-schema check.
 - RASA_TELEMETRY_ENABLED defaults to false: Rasa's telemetry and its Sentry error reports,
   whose exception messages can quote a user's data, stay off unless explicitly enabled.
 """
@@ -23,6 +28,38 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def cache_schema_validators() -> None:
+    """Replace jsonschema.validate (imported by Rasa at call time) with a version that checks
+    and compiles each distinct schema once. Raises the same errors as the original."""
+    import json
+    from functools import lru_cache
+
+    import jsonschema
+    from jsonschema import exceptions, validators
+
+    original = jsonschema.validate
+
+    @lru_cache(maxsize=64)
+    def compiled(cls, schema_json: str):
+        schema = json.loads(schema_json)
+        cls = cls or validators.validator_for(schema)
+        cls.check_schema(schema)  # a bad schema raises SchemaError and is not cached
+        return cls(schema)
+
+    def validate(instance, schema, cls=None, *args, **kwargs):
+        if args or kwargs:
+            return original(instance, schema, cls, *args, **kwargs)
+        try:
+            key = json.dumps(schema, sort_keys=True)
+        except (TypeError, ValueError):
+            return original(instance, schema, cls)
+        error = exceptions.best_match(compiled(cls, key).iter_errors(instance))
+        if error is not None:
+            raise error
+
+    jsonschema.validate = validate
 
 
 def main() -> None:
@@ -56,6 +93,8 @@ def main() -> None:
         return {"pool_pre_ping": True, **engine_kwargs(url)}
 
     rasa_tracker_store.create_engine_kwargs = create_engine_kwargs
+
+    cache_schema_validators()
 
     from rasa.__main__ import main as rasa_main
 
