@@ -37,11 +37,16 @@ def _q(value: str) -> str:
     return json.dumps(value)  # a JSON string is a valid double-quoted YAML scalar
 
 
+# Rasa's SQLTrackerStore with a per-process cache that is checked against the database on
+# every message (channels/tracker_store.py).
+STORE_TYPE = "channels.tracker_store.CachedSQLTrackerStore"
+
+
 def tracker_store(env: Mapping[str, str] = os.environ) -> Dict[str, Any]:
     """Rasa's `tracker_store` section, with real values (the password read from env)."""
     if env.get("DB_HOST"):
         config: Dict[str, Any] = {
-            "type": "SQL",
+            "type": STORE_TYPE,
             "dialect": "postgresql",
             "host": env["DB_HOST"],
             "port": int(env.get("DB_PORT") or 5432),
@@ -52,7 +57,7 @@ def tracker_store(env: Mapping[str, str] = os.environ) -> Dict[str, Any]:
             config["password"] = env["DB_PASSWORD"]
         return config
     db = Path(env.get("TRACKER_DB") or "var/tracker.db")
-    return {"type": "SQL", "dialect": "sqlite", "db": str(db if db.is_absolute() else ROOT / db)}
+    return {"type": STORE_TYPE, "dialect": "sqlite", "db": str(db if db.is_absolute() else ROOT / db)}
 
 
 def endpoints_yaml(env: Mapping[str, str] = os.environ) -> str:
