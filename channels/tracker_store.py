@@ -36,7 +36,7 @@ import json
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
@@ -73,13 +73,14 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             with self.engine.connect() as connection:  # WAL is a property of the file: set it now
                 connection.exec_driver_sql("PRAGMA journal_mode=WAL")
 
-    def _stamp(self, sender_id: str) -> Stamp:
-        with self.session_scope() as session:
-            count, newest = (
-                session.query(sa.func.count(self.SQLEvent.id), sa.func.max(self.SQLEvent.id))
-                .filter(self.SQLEvent.sender_id == sender_id)
-                .one()
-            )
+    def _stamp(self, sender_id: str, connection: Any = None) -> Stamp:
+        events = self.SQLEvent.__table__
+        query = sa.select(sa.func.count(events.c.id), sa.func.max(events.c.id)).where(events.c.sender_id == sender_id)
+        if connection is not None:
+            count, newest = connection.execute(query).one()
+        else:
+            with self.engine.connect() as own:
+                count, newest = own.execute(query).one()
         return int(count), newest
 
     def _latest_session_length(self, sender_id: str) -> int:
@@ -122,26 +123,28 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         # events are the rest; Rasa's own save computes the same slice with one more query.
         await self.stream_events(tracker)
         new_events = list(itertools.islice(tracker.events, entry.length, None))
-        with self.session_scope() as session:
-            rows = [self._row(sender_id, event) for event in new_events]
-            session.add_all(rows)
-            session.flush()
-            newest = rows[-1].id if rows else entry.stamp[1]
-            session.commit()
+        rows = [self._row(sender_id, event) for event in new_events]
+        with self.engine.begin() as connection:  # one transaction: the rows, then the new stamp
+            if rows:
+                connection.execute(self.SQLEvent.__table__.insert(), rows)
+            stamp = self._stamp(sender_id, connection)
+        if stamp[0] != entry.stamp[0] + len(rows):  # someone else wrote too: read it back next time
+            return
         if not any(isinstance(event, SessionStarted) for event in new_events):
-            self._remember(sender_id, tracker, (entry.stamp[0] + len(rows), newest))
+            self._remember(sender_id, tracker, stamp)
 
-    def _row(self, sender_id: str, event: Event) -> Any:
-        """One `events` row, exactly as SQLTrackerStore.save writes it."""
+    @staticmethod
+    def _row(sender_id: str, event: Event) -> Dict[str, Any]:
+        """One `events` row, with the values SQLTrackerStore.save writes."""
         data = event.as_dict()
-        return self.SQLEvent(
-            sender_id=sender_id,
-            type_name=event.type_name,
-            timestamp=data.get("timestamp"),
-            intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
-            action_name=data.get("name"),
-            data=json.dumps(data),
-        )
+        return {
+            "sender_id": sender_id,
+            "type_name": event.type_name,
+            "timestamp": data.get("timestamp"),
+            "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+            "action_name": data.get("name"),
+            "data": json.dumps(data),
+        }
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
