@@ -215,6 +215,21 @@ def markdown(report: Dict[str, Any]) -> str:
             f"| {lv['users']} | {lv['messages']} | {lv['errors']} | {lv['p50_ms']} | {lv['p95_ms']} |"
             f" {lv['p99_ms']} | {lv['msgs_per_s']} |"
         )
+    if report.get("before"):
+        lines += [
+            "",
+            "Before and after, same run: the same levels with the runtime speed fixes switched off",
+            "(`SPEED_FIXES=0`: Rasa's own SQL tracker store, jsonschema checks and action server sessions).",
+            "",
+            "| patients | fixes | p50 ms | p95 ms | msgs/s | errors |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        after = {lv["users"]: lv for lv in report["levels"]}
+        for lv in report["before"]:
+            for label, x in (("off (before)", lv), ("on (after)", after.get(lv["users"]))):
+                if x:
+                    cells = (x["users"], label, x["p50_ms"], x["p95_ms"], x["msgs_per_s"], x["errors"])
+                    lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     lines += ["", "![latency and throughput](bench.png)", ""]
     return "\n".join(lines)
 
@@ -257,6 +272,22 @@ def main() -> int:
         report["actions_peak_mb"] = peak_rss_mb(stack.pid("actions")) or 0.0
     finally:
         stack.stop()
+    # Before and after in the same run: the same levels with the runtime speed fixes off
+    # (SPEED_FIXES=0: Rasa's own SQL tracker store, schema checks and action server sessions).
+    before = Stack(args.rasa_port, args.actions_port, ".run/bench-before", env={"SPEED_FIXES": "0"})
+    report["before"] = []
+    try:
+        before.start()
+        post(before.webhook, "bench-warm", "hi")
+        for users in [1, 8] if not args.quick else [1]:
+            result = run_level(before, users, max_messages, max_seconds, convs)
+            report["before"].append(result)
+            print(
+                f"{users:>2} patients, speed fixes off: p50 {result['p50_ms']} ms, {result['msgs_per_s']} msg/s",
+                flush=True,
+            )
+    finally:
+        before.stop()
     REPORTS.mkdir(exist_ok=True)
     chart(report["levels"], REPORTS / "bench.png")
     (REPORTS / "bench.json").write_text(json.dumps(report, indent=1))

@@ -13,6 +13,8 @@
 # Security: ENABLE_API=1 opens Rasa's HTTP API (/conversations/..., /model/...), and then
 #      RASA_API_TOKEN is required (passed as --auth-token without showing in `ps`). Off by default.
 #      RASA_INTERFACE (0.0.0.0): where Rasa listens. The action server always listens on 127.0.0.1.
+# Speed: SPEED_FIXES (1; 0 runs Rasa as shipped: see scripts/rasa_server.py and
+#      channels/tracker_store.py; make bench measures both)
 # Faults: ACTION_TIMEOUT (5 s: a hung action server counts as failed), REST_REPLY_TIMEOUT (30 s),
 #      LOG_LEVEL (INFO: no message text or sender id is logged at INFO; see channels/rest.py)
 set -euo pipefail

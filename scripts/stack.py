@@ -11,7 +11,7 @@ import os
 import subprocess
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional, Tuple
 
@@ -23,6 +23,7 @@ class Stack:
     rasa_port: int
     actions_port: int
     run_dir: str
+    env: dict = field(default_factory=dict)  # extra environment for both servers
 
     @property
     def url(self) -> str:
@@ -38,6 +39,9 @@ class Stack:
             RASA_PORT=str(self.rasa_port),
             ACTIONS_PORT=str(self.actions_port),
             RUN_DIR=self.run_dir,
+            # its own conversations database, not the one `make run` keeps in var/
+            TRACKER_DB=str(ROOT / self.run_dir / "tracker.db"),
+            **self.env,
         )
         subprocess.run(
             [str(ROOT / "scripts" / "serve.sh"), command], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL

@@ -42,11 +42,16 @@ def _q(value: str) -> str:
 STORE_TYPE = "channels.tracker_store.CachedSQLTrackerStore"
 
 
+def store_type(env: Mapping[str, str]) -> str:
+    """The cached store; Rasa's own SQL store with SPEED_FIXES=0 (make bench compares both)."""
+    return "SQL" if env.get("SPEED_FIXES") == "0" else STORE_TYPE
+
+
 def tracker_store(env: Mapping[str, str] = os.environ) -> Dict[str, Any]:
     """Rasa's `tracker_store` section, with real values (the password read from env)."""
     if env.get("DB_HOST"):
         config: Dict[str, Any] = {
-            "type": STORE_TYPE,
+            "type": store_type(env),
             "dialect": "postgresql",
             "host": env["DB_HOST"],
             "port": int(env.get("DB_PORT") or 5432),
@@ -57,7 +62,7 @@ def tracker_store(env: Mapping[str, str] = os.environ) -> Dict[str, Any]:
             config["password"] = env["DB_PASSWORD"]
         return config
     db = Path(env.get("TRACKER_DB") or "var/tracker.db")
-    return {"type": STORE_TYPE, "dialect": "sqlite", "db": str(db if db.is_absolute() else ROOT / db)}
+    return {"type": store_type(env), "dialect": "sqlite", "db": str(db if db.is_absolute() else ROOT / db)}
 
 
 def endpoints_yaml(env: Mapping[str, str] = os.environ) -> str:

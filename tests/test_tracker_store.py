@@ -162,3 +162,10 @@ def test_the_endpoints_file_creates_this_store(tmp_path, domain):
     assert store.engine.dialect.name == "sqlite"
     with sqlite3.connect(tmp_path / "t.db") as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_speed_fixes_off_gives_rasas_own_store(tmp_path, domain):
+    endpoints = tmp_path / "endpoints.yml"
+    endpoints.write_text(store_config.endpoints_yaml({"TRACKER_DB": str(tmp_path / "t.db"), "SPEED_FIXES": "0"}))
+    store = TrackerStore.create(read_endpoint_config(str(endpoints), "tracker_store"), domain)
+    assert type(store) is SQLTrackerStore
