@@ -64,11 +64,12 @@ class EmergencyMatcher:
     typos: Dict[str, str]
 
     def fold_typos(self, words: List[str]) -> List[str]:
-        folded = []
+        folded: List[str] = []
         for w in words:
             if w in self.typos:
-                w = self.typos[w]
-            elif len(w) >= MIN_TYPO_LENGTH and w not in self.terms:
+                folded += self.typos[w].split()  # may be several words: wanna -> want to
+                continue
+            if len(w) >= MIN_TYPO_LENGTH and w not in self.terms:
                 # Same first letter and near-equal spelling, so "checking" never becomes "choking".
                 close = difflib.get_close_matches(w, self.terms, n=3, cutoff=TYPO_CUTOFF)
                 w = next((c for c in close if c[0] == w[0] and abs(len(c) - len(w)) <= 2), w)
@@ -104,6 +105,9 @@ def load_matcher(path: Path = PATTERNS_FILE) -> EmergencyMatcher:
     typos = data.get("typos", {})
     if not isinstance(typos, dict) or not all(isinstance(v, str) for v in typos.values()):
         raise PatternError(f"{path}: 'typos' must map misspellings to words")
+    bad = [k for k, v in typos.items() if not words_of(v) or " ".join(words_of(v)) != v]
+    if bad:
+        raise PatternError(f"{path}: 'typos.{bad[0]}' must be lower-case words")
     vocab = Vocab()
     matcher = Matcher(vocab)
     for name, lines in data["categories"].items():

@@ -161,6 +161,21 @@ def test_a_bad_pattern_file_names_file_and_key(tmp_path: Path):
     assert str(path) in str(err.value) and "categories.chest_pain" in str(err.value)
 
 
+def test_slang_spells_out_into_the_words_patterns_name(tmp_path: Path):
+    path = tmp_path / "patterns.yml"
+    path.write_text("terms: []\ntypos: {wanna: want to}\ncategories:\n  self_harm:\n    - 'dont want to live'\n")
+    matcher = load_matcher(path)
+    assert matcher.category("i dont wanna live") == "self_harm"
+    assert matcher.category("i dont wanna go") is None
+
+
+def test_a_typo_that_is_not_lower_case_words_names_the_key(tmp_path: Path):
+    path = tmp_path / "patterns.yml"
+    path.write_text("terms: []\ntypos: {wanna: 'Want-To'}\ncategories:\n  x:\n    - 'a'\n")
+    with pytest.raises(PatternError, match="typos.wanna"):
+        load_matcher(path)
+
+
 def test_a_pattern_file_without_categories_fails(tmp_path: Path):
     path = tmp_path / "patterns.yml"
     path.write_text("terms: []\n")
