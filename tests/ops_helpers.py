@@ -15,11 +15,10 @@ import uuid
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+from channels.rest import SAFE_REPLY
+
+__all__ = ["SAFE_REPLY"]  # the reply the suites expect when an action fails, from its one source
 ROOT = Path(__file__).resolve().parent.parent
-SAFE_REPLY = (
-    "I can't look that up right now. If this is an emergency, call your local emergency number now "
-    "(911 in the US). Please consult your healthcare provider."
-)
 # The fake personal data that must never reach a log line.
 PII_MESSAGE = "my name is Zebulon Quartermaine, call me on 07700 900123"
 PII_FRAGMENTS = ["Zebulon", "Quartermaine", "07700 900123", "07700", "900123"]
