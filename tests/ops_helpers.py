@@ -15,10 +15,20 @@ import uuid
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from channels.rest import SAFE_REPLY
+from channels.rest import SAFE_REPLY  # noqa: F401  (re-exported: the suites' expected safe reply)
 
-__all__ = ["SAFE_REPLY"]  # the reply the suites expect when an action fails, from its one source
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _caveat_start() -> str:
+    """The first sentence of the provider caveat, from domain.yml (its one source)."""
+    import yaml
+
+    text = yaml.safe_load((ROOT / "domain.yml").read_text())["responses"]["utter_caveat"][0]["text"]
+    return text.split(".")[0] + "."
+
+
+CAVEAT = _caveat_start()
 # The fake personal data that must never reach a log line.
 PII_MESSAGE = "my name is Zebulon Quartermaine, call me on 07700 900123"
 PII_FRAGMENTS = ["Zebulon", "Quartermaine", "07700 900123", "07700", "900123"]

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.ops_helpers import CAVEAT
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 _missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
@@ -53,7 +55,6 @@ RASA = f"http://127.0.0.1:{RASA_PORT}"
 PAGE_ORIGIN = f"http://127.0.0.1:{WEB_PORT}"
 PAGE = f"{PAGE_ORIGIN}/index.html"
 SHOTS = ROOT / "artifacts" / "screenshots"
-CAVEAT = "This is general information, not medical advice."
 WAIT = 45  # seconds for a reply (the first one after boot is the slowest)
 
 
@@ -145,7 +146,7 @@ def servers():
 
 class FakeRasa(BaseHTTPRequestHandler):
     """A stand-in REST channel that replies with hostile text, to test rendering; 'fail' gets a 500 and
-    'silent' an empty list (what Rasa sends when its action server is down)."""
+    'silent' an empty list (channels/rest.py never sends one, but a proxy or another server might)."""
 
     replies = [
         {"text": "Bold <b>claim</b> <img src=x onerror=\"window.__xss='bot'\"> <script>window.__xss=1</script>"},
@@ -556,9 +557,3 @@ def test_cors_allows_the_page_origin_only(servers):
         assert not {"http://evil.example", "*"} & {v.strip() for v in evil}, (method, evil)
         for origin in (PAGE_ORIGIN, f"http://localhost:{WEB_PORT}"):
             assert headers(method, origin).get("Access-Control-Allow-Origin") == origin, (method, origin)
-
-
-def test_demo_page_has_one_script_tag():
-    html = (ROOT / "web" / "index.html").read_text()
-    assert html.count("<script") == 1
-    assert 'src="widget.js"' in html and 'data-server="http://localhost:5005"' in html

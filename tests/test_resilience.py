@@ -322,9 +322,13 @@ def test_conversation_survives_kill_9_and_restart_and_the_api_needs_the_token(st
     status, reply, _ = chat(BASE, "how is it treated?", s)
     assert status == 200 and "standard of care" in joined(reply), reply
     events = conversation_events(stack.engine(), s)
-    sent = [e["text"] for e in events if e["event"] == "user"]
-    assert sent[0] == "what is pernicious anemia?" and sent[-1] == "how is it treated?"
-    check_turns(events, sent)
+    stored = [e["text"] for e in events if e["event"] == "user"]
+    # the in-flight message is stored whole or not at all; everything else exactly once
+    assert stored in (
+        ["what is pernicious anemia?", "how is it treated?"],
+        ["what is pernicious anemia?", "is that for life?", "how is it treated?"],
+    ), stored
+    check_turns(events, stored)
 
     tracker_url = f"{BASE}/conversations/{s}/tracker"
     assert request(tracker_url, timeout=10)[0] == 401

@@ -35,6 +35,7 @@ from channels.slack import (
     SlackNotConfigured,
     to_mrkdwn,
 )
+from tests.ops_helpers import CAVEAT
 
 pytestmark = pytest.mark.slack
 live = pytest.mark.integration  # boots servers: `make unit` (-m "not integration") skips these
@@ -50,7 +51,6 @@ TOKEN = "xoxb-test"
 SECRET = "test-signing-secret"
 BOT_USER = "UBOT"
 SLACK_CHANNEL = "CBOT"  # the one channel where the bot answers every message
-CAVEAT = "This is general information, not medical advice."
 WAIT = 20.0  # seconds: the most any answer may take to reach the stand-in
 
 

@@ -416,8 +416,8 @@
       .then(() => post(message))
       .then(
         (replies) => {
-          // An empty answer means the assistant failed (e.g. its action server is down): never leave the
-          // patient without a reply, show the error with the emergency number.
+          // An empty answer (the assistant's REST channel never sends one; a proxy might): never leave
+          // the patient without a reply, show the error with the emergency number.
           if (state.sender === senderAtSend && showReplies(replies) === 0) add({ from: "error", text: ERROR_TEXT });
         },
         () => {
