@@ -34,6 +34,12 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+# How long an idle kept-alive connection from Rasa stays open. Rasa's side closes its idle
+# connections sooner (scripts/rasa_server.py: ACTION_CONNECTION_IDLE_SECONDS), so it never
+# sends a message on a connection this server is closing.
+KEEP_ALIVE_SECONDS = 15
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--actions", default="actions", help="package with the custom actions")
@@ -62,6 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     from sanic.exceptions import SanicException
 
     app = create_app(args.actions, cors_origins=None)
+    app.config.KEEP_ALIVE_TIMEOUT = KEEP_ALIVE_SECONDS
     log = logging.getLogger("action_server")
 
     # Replaces rasa_sdk's handler, which answers a 500 with the whole request (the tracker, so

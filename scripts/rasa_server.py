@@ -22,7 +22,10 @@
   TCP connection, for every action call (rasa.utils.endpoints.EndpointConfig.session).
   The sessions now share one connection pool per event loop (profiled: ~3 ms per message).
   A connection the action server closed (restart, crash) is dropped from the pool when the
-  close arrives, so the next call opens a new one.
+  close arrives, so the next call opens a new one. Idle connections are closed after
+  ACTION_CONNECTION_IDLE_SECONDS (2), well before any action server closes them (rasa_sdk's
+  Sanic default is 5 s; scripts/action_server.py keeps 15 s): reusing a connection at the moment
+  the server closes it failed an action in a test run ("Cannot write to closing transport").
 - SPEED_FIXES=0 turns the two fixes above off (and scripts/store_config.py then writes Rasa's
   plain SQL tracker store): `make bench` measures with and without them in the same run.
 - RASA_TELEMETRY_ENABLED defaults to false: Rasa's telemetry and its Sentry error reports,
@@ -72,6 +75,9 @@ def cache_schema_validators() -> None:
     jsonschema.validate = validate
 
 
+ACTION_CONNECTION_IDLE_SECONDS = 2.0
+
+
 def share_action_server_connections() -> None:
     """EndpointConfig.session() returns sessions over one shared connector per event loop
     (the session is closed after each request as before; the connector and its kept-alive
@@ -88,7 +94,9 @@ def share_action_server_connections() -> None:
         loop = asyncio.get_running_loop()
         connector = connectors.get(loop)
         if connector is None or connector.closed:
-            connector = connectors[loop] = aiohttp.TCPConnector(keepalive_timeout=10, limit=64)
+            connector = connectors[loop] = aiohttp.TCPConnector(
+                keepalive_timeout=ACTION_CONNECTION_IDLE_SECONDS, limit=64
+            )
         auth = aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"]) if self.basic_auth else None
         return aiohttp.ClientSession(  # as Rasa's EndpointConfig.session, plus the shared connector
             connector=connector,

@@ -99,3 +99,28 @@ def test_action_server_sessions_share_one_connection_pool(monkeypatch):
         return same, still_open
 
     assert asyncio.run(two_sessions()) == (True, True)
+
+
+def test_rasa_drops_idle_action_connections_before_any_action_server_does():
+    """Reusing a connection while the action server closes it fails the action: Rasa's idle
+    limit stays below rasa_sdk's Sanic default (5 s) and this project's action server's."""
+    from sanic.config import DEFAULT_CONFIG
+
+    from scripts import action_server
+
+    idle = rasa_server.ACTION_CONNECTION_IDLE_SECONDS
+    assert idle < DEFAULT_CONFIG["KEEP_ALIVE_TIMEOUT"] / 2
+    assert idle < action_server.KEEP_ALIVE_SECONDS / 2
+
+
+def test_the_shared_pool_uses_the_idle_limit(monkeypatch):
+    monkeypatch.setattr(EndpointConfig, "session", EndpointConfig.session)  # restored after
+    rasa_server.share_action_server_connections()
+
+    async def idle_limit():
+        session = EndpointConfig("http://127.0.0.1:5055/webhook").session()
+        limit = session.connector._keepalive_timeout
+        await session.close()
+        return limit
+
+    assert asyncio.run(idle_limit()) == rasa_server.ACTION_CONNECTION_IDLE_SECONDS
