@@ -11,14 +11,17 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.answering import Answer, Question, compose_health_reply, plan_answer, plan_follow_up
+from actions.answering import Answer, Question, compose_health_reply, plan_follow_up, plan_reply
+from actions.crisis import crisis_lines
 
 CLARIFY_RESPONSE = "utter_clarify"
+NOT_COVERED_RESPONSE = "utter_not_covered"
 
 
 def question_from(tracker: Tracker) -> Question:
     """The current question: its intent, this message's entities, and remembered slots."""
-    intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
+    latest = tracker.latest_message or {}
+    intent = (latest.get("intent") or {}).get("name") or ""
 
     def values(entity: str) -> List[str]:
         return [str(v) for v in tracker.get_latest_entity_values(entity)]
@@ -36,6 +39,9 @@ def question_from(tracker: Tracker) -> Question:
         condition_slot=slot("condition"),
         feature_slot=slot("feature"),
         topic_slot=slot("topic"),
+        kind=str(latest.get("message_kind") or "education"),
+        topic_intent=latest.get("topic_intent") or None,
+        alert=bool(latest.get("emergency_category")) and latest.get("emergency_reported") is False,
     )
 
 
@@ -44,24 +50,33 @@ class HealthReplyAction(Action, ABC):
     tracker and always goes through compose_health_reply, so the provider caveat is
     the last message. Abstract, so rasa_sdk does not register it."""
 
+    # Said when the plan has no passages to quote.
+    nothing_to_quote = CLARIFY_RESPONSE
+
     @abstractmethod
     def name(self) -> str: ...
 
     def plan(self, question: Question) -> Answer | None:
-        return plan_answer(question)
+        return plan_reply(question)
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         answer = self.plan(question_from(tracker))
         if answer is None:
-            dispatcher.utter_message(response=CLARIFY_RESPONSE)
+            dispatcher.utter_message(response=self.nothing_to_quote)
             return []
-        for message in compose_health_reply(answer.passages, preface=answer.preface):
+        for message in compose_health_reply(
+            answer.passages, preface=answer.preface, alert=answer.alert, preface_args=answer.preface_args
+        ):
             dispatcher.utter_message(**message)
         return [SlotSet(name, value) for name, value in answer.slots.items()]
 
 
 class ActionAnswerQuestion(HealthReplyAction):
-    """Answers a topic, route or table question with vetted passages."""
+    """Answers a topic, route or table question with vetted passages. A question the source does
+    not answer gets "my source doesn't answer that", with what it does say when it says
+    something related (actions/answering.py: plan_reply)."""
+
+    nothing_to_quote = NOT_COVERED_RESPONSE
 
     def name(self) -> str:
         return "action_answer_question"
@@ -84,3 +99,17 @@ class ActionClarifyQuestion(HealthReplyAction):
 
     def plan(self, question: Question) -> Answer | None:
         return plan_follow_up(question)
+
+
+class ActionSendEmergencyHelp(Action):
+    """Someone reports an emergency happening now: emergency care first, and nothing else. The
+    message and its numbers depend on the category and the deployment's region
+    (knowledge/crisis_lines.yml, CRISIS_REGION)."""
+
+    def name(self) -> str:
+        return "action_send_emergency_help"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        category = (tracker.latest_message or {}).get("emergency_category")
+        dispatcher.utter_message(text=crisis_lines().reply(category))
+        return []

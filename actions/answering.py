@@ -4,9 +4,11 @@ No Rasa imports: actions/actions.py reads the tracker and calls these.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Sequence, Tuple
 
+from actions.crisis import crisis_lines
+from actions.kinds import INTENTS, PERSONAL_ADVICE
 from actions.knowledge import FEATURES, ROUTES, Knowledge, Passage, get_knowledge
 
 CAVEAT_RESPONSE = "utter_caveat"
@@ -32,11 +34,30 @@ FEATURE_INTENTS: Dict[str, str] = {
     "ask_typical_use": "typical_use",
     "ask_absorption": "absorption",
 }
-# Personal-advice intents -> (the refusal response said first, the knowledge topic quoted).
+# Personal-advice intents -> (the refusal response said first, the knowledge topic quoted),
+# from the one table of intents in actions/kinds.py.
 PERSONAL_ADVICE_INTENTS: Dict[str, Tuple[str, str]] = {
-    "ask_dosing": ("utter_cannot_dose", "dosing"),
-    "ask_diagnosis": ("utter_cannot_diagnose", "diagnosis"),
-    "ask_change_treatment": ("utter_cannot_change_treatment", "change_treatment"),
+    intent: (str(row.refusal), str(row.topic)) for intent, row in INTENTS.items() if row.kind in PERSONAL_ADVICE
+}
+NOT_COVERED_RELATED = "utter_not_covered_related"
+# What a related answer is about, in plain words: "What it does say about <label>:".
+TOPIC_LABELS: Dict[str, str] = {
+    "link": "B12 and autoimmune disease",
+    "pernicious_anemia": "pernicious anemia",
+    "gut_conditions": "celiac and Crohn's disease",
+    "hashimotos": "Hashimoto's",
+    "immune_function": "B12 and the immune system",
+    "homocysteine": "homocysteine",
+    "treatment_route": "how B12 is given",
+    "risks": "the risks of B12",
+    "compare_routes": "food, tablets and shots",
+    "not_a_cure": "what B12 can and cannot do",
+    "symptoms": "what low B12 can lead to",
+    "lifelong": "lifelong treatment",
+    "source": "where this comes from",
+    "route:diet": "B12 from food",
+    "route:oral": "B12 tablets",
+    "route:injection": "B12 shots",
 }
 ROUTE_INTENTS = ("ask_route", "ask_compare_routes", "ask_risks", "ask_treatment")
 ANSWER_INTENTS: Tuple[str, ...] = (*TOPIC_INTENTS, *FEATURE_INTENTS, *ROUTE_INTENTS)
@@ -79,6 +100,9 @@ class Question:
     condition_slot: str | None = None
     feature_slot: str | None = None
     topic_slot: str | None = None
+    kind: str = "education"  # actions/kinds.py: what kind of message it is
+    topic_intent: str | None = None  # the answer intent it is about
+    alert: bool = False  # asked about a red-flag symptom: say first what to do if it is happening now
 
 
 @dataclass(frozen=True)
@@ -87,6 +111,14 @@ class Answer:
     passages: List[Passage]
     preface: str | None = None
     slots: Dict[str, str | None] = field(default_factory=dict)
+    preface_args: Dict[str, str] = field(default_factory=dict)
+    alert: str | None = None
+
+
+def topic_label(topic: str) -> str:
+    if topic.startswith("feature:"):
+        return {"risk": "the risks of B12", "absorption": "how B12 is absorbed"}.get(topic[8:], "how B12 is given")
+    return TOPIC_LABELS.get(topic, "B12 and autoimmune disease")
 
 
 def _known(values: Sequence[str], allowed: Sequence[str]) -> List[str]:
@@ -193,6 +225,54 @@ def plan_answer(q: Question, kb: Knowledge | None = None) -> Answer:
     return Answer(f"feature:{feature}", _feature_answer(kb, feature, target_routes), slots=slots)
 
 
+def _about(q: Question, kb: Knowledge) -> Answer | None:
+    """What the message is about, when it names something: its topic intent, else its entities."""
+    if q.topic_intent:
+        return plan_answer(replace(q, intent=q.topic_intent), kb)
+    conditions = [c for c in q.conditions if c in CONDITION_TOPICS]
+    if conditions:
+        return plan_answer(replace(q, intent="ask_link", topic_slot=None), kb)
+    routes = _known(q.routes, ROUTES)
+    if routes:
+        return plan_answer(replace(q, intent="ask_route"), kb)
+    return None
+
+
+def plan_reply(q: Question, kb: Knowledge | None = None) -> Answer | None:
+    """The whole reply, from both axes: the kind of message and what it is about.
+
+    - personal advice: the refusal, then what the message is about (a named condition), else the
+      refusal's own topic;
+    - not covered: "My source doesn't answer that. What it does say about <topic>:" and the
+      passages, when the message names something the source speaks of; None otherwise (the plain
+      "my source doesn't cover that");
+    - an education question: its answer.
+    A question about a red-flag symptom also carries the "if this is happening now" line.
+    """
+    kb = kb or get_knowledge()
+    answer: Answer | None
+    if q.intent in PERSONAL_ADVICE_INTENTS:
+        preface, topic = PERSONAL_ADVICE_INTENTS[q.intent]
+        conditions = [c for c in q.conditions if c in CONDITION_TOPICS]
+        own = kb.answer(topic)
+        if conditions:
+            about = kb.answer(CONDITION_TOPICS[conditions[0]])[:2]
+            passages = [*about, *[p for p in own if p not in about]][:MAX_PASSAGES]
+            answer = Answer(CONDITION_TOPICS[conditions[0]], passages, preface=preface, slots={"topic": topic})
+        else:
+            answer = Answer(topic, own, preface=preface, slots={"topic": topic})
+    elif q.kind == "not_covered" or q.intent == "ask_not_covered":
+        related = _about(q, kb)
+        if related is None:
+            return None
+        answer = replace(related, preface=NOT_COVERED_RELATED, preface_args={"about": topic_label(related.topic)})
+    else:
+        answer = plan_answer(q, kb)
+    if q.alert:
+        answer = replace(answer, alert=crisis_lines().if_now())
+    return answer
+
+
 def plan_follow_up(q: Question, kb: Knowledge | None = None) -> Answer | None:
     """An unclear message that is an elliptical follow-up ("and with the jabs?" right after a
     question about side effects) is answered in that context; anything else returns None so
@@ -203,17 +283,25 @@ def plan_follow_up(q: Question, kb: Knowledge | None = None) -> Answer | None:
     return None
 
 
-def compose_health_reply(passages: Sequence[Passage], preface: str | None = None) -> List[Dict[str, Any]]:
-    """The one way a health reply is built: an optional preface response, the quoted
-    passages as one message, and the provider caveat as the LAST message.
+def compose_health_reply(
+    passages: Sequence[Passage],
+    preface: str | None = None,
+    alert: str | None = None,
+    preface_args: Dict[str, str] | None = None,
+) -> List[Dict[str, Any]]:
+    """The one way a health reply is built: an optional alert line (what to do if a red-flag
+    symptom is happening now), an optional preface response, the quoted passages as one
+    message, and the provider caveat as the LAST message.
 
     Returns keyword arguments for `dispatcher.utter_message`, in order.
     """
     if not passages:
         raise ValueError("a health reply needs at least one vetted passage")
     messages: List[Dict[str, Any]] = []
+    if alert:
+        messages.append({"text": alert})
     if preface:
-        messages.append({"response": preface})
+        messages.append({"response": preface, **(preface_args or {})})
     messages.append({"text": "\n\n".join(p.text for p in passages[:MAX_PASSAGES])})
     messages.append({"response": CAVEAT_RESPONSE})
     return messages

@@ -1,11 +1,15 @@
-"""The one emergency matcher. No Rasa imports.
+"""The one emergency matcher and the personal-advice detector. No Rasa imports.
 
-`emergency_category(text)` decides, deterministically, whether a message describes an
-emergency. The Rasa NLU pipeline calls it on every message (components/safety.py) and
-forces the `emergency` intent when it matches, so recall never depends on DIET alone.
+`assess_emergency(text)` decides, deterministically, whether a message is about an emergency
+and whether the person is *reporting* it (happening now: emergency care first, nothing else)
+or *asking about* it ("can low B12 make you faint?": the answer, with one emergency line).
+The Rasa NLU pipeline calls it on every message (components/b12_nlu.py), so recall never
+depends on DIET alone.
 
-Patterns live in knowledge/emergency_patterns.yml and compile into a spaCy `Matcher`
-on first use (nothing heavy happens at import time).
+Patterns live in knowledge/emergency_patterns.yml and compile into a spaCy `Matcher` on first
+use (nothing heavy happens at import time). Every check here is linear in the message length:
+no regular expression with nested or multiple unbounded repeats (tests/test_safety.py feeds
+hostile 10,000-character shapes).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, Sequence, Tuple
 
 import yaml
 
@@ -23,20 +27,81 @@ PATTERNS_FILE = Path(__file__).resolve().parent.parent / "knowledge" / "emergenc
 GAP_WORDS = 3
 TYPO_CUTOFF = 0.85
 MIN_TYPO_LENGTH = 5
+MAX_WORD_LENGTH = 20
+
+# Every apostrophe a keyboard, phone or word processor produces: removed (can't -> cant).
+APOSTROPHES = "'\u2019\u2018\u02bc\u0060\u00b4\u2032\uff07\u201b"
+_APOSTROPHE_TABLE = str.maketrans("", "", APOSTROPHES)
+_WORD = re.compile(r"[a-z0-9]+")
+_SENTENCE_END = re.compile(r"[.!?;\n]+")
+
+_UNITS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
+    "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "dozen": 12,
+}  # fmt: skip
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+         "eighty": 80, "ninety": 90}  # fmt: skip
 
 
 class PatternError(ValueError):
     """The emergency pattern file is malformed."""
 
 
+def normalise_text(text: str) -> str:
+    """Lower case, every apostrophe variant removed, "OD'd" spelled out."""
+    text = text.lower()
+    for variant in APOSTROPHES:
+        text = text.replace("od" + variant + "d", " overdosed ").replace("od" + variant + "ed", " overdosed ")
+    return text.translate(_APOSTROPHE_TABLE)
+
+
+def read_numbers(words: Sequence[str]) -> List[str]:
+    """Number words become digits: "thirty two" -> "32", "a hundred" -> "100". One pass."""
+    out: List[str] = []
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w in _TENS:
+            value = _TENS[w]
+            if i + 1 < len(words) and words[i + 1] in _UNITS and _UNITS[words[i + 1]] < 10:
+                value += _UNITS[words[i + 1]]
+                i += 1
+            out.append(str(value))
+        elif w in _UNITS:
+            out.append(str(_UNITS[w]))
+        elif w == "hundred":
+            if out and out[-1].isdigit():
+                out[-1] = str(int(out[-1]) * 100)
+            else:
+                out.append("100")
+        else:
+            out.append(w)
+        i += 1
+    return out
+
+
+def sentences_of(text: str) -> List[List[str]]:
+    """The message's sentences, each as normalised words (number words read as digits)."""
+    out = []
+    for part in _SENTENCE_END.split(normalise_text(text)):
+        words = read_numbers(_WORD.findall(part))
+        if words:
+            out.append(words)
+    return out
+
+
 def words_of(text: str) -> List[str]:
     """Lower-case words with apostrophes dropped (can't -> cant) and punctuation as spaces."""
-    text = text.lower().replace("\u2019", "'").replace("'", "")
-    return re.findall(r"[a-z0-9]+", text)
+    return _WORD.findall(normalise_text(text))
+
+
+def is_question(text: str) -> bool:
+    return "?" in text
 
 
 def token_pattern(line: str) -> List[Dict[str, Any]]:
-    """Turn one line of the pattern syntax into a spaCy token pattern."""
+    """Turn one side of a pattern line into a spaCy token pattern."""
     pattern: List[Dict[str, Any]] = []
     for slot in line.split():
         if slot == "~":
@@ -56,39 +121,115 @@ def token_pattern(line: str) -> List[Dict[str, Any]]:
     return pattern
 
 
+def line_patterns(line: str) -> List[List[Dict[str, Any]]]:
+    """One pattern line -> its spaCy patterns. "a <> b": a and b in either order, with up to
+    three words between (a body part and its symptom: "chest feels tight", "tight chest")."""
+    if "<>" in line:
+        left, _, right = (s.strip() for s in line.partition("<>"))
+        if not left or not right or "<>" in right:
+            raise PatternError(f"pattern {line!r}: '<>' needs one side each")
+        return [token_pattern(f"{left} ~ {right}"), token_pattern(f"{right} ~ {left}")]
+    return [token_pattern(line)]
+
+
+@dataclass(frozen=True)
+class EmergencySignal:
+    """An emergency the message is about. `reported`: happening now (emergency care first and
+    nothing else); otherwise asked about (the answer, with one line on what to do if it is)."""
+
+    category: str
+    reported: bool
+
+
 @dataclass(frozen=True)
 class EmergencyMatcher:
     matcher: Any
     vocab: Any
     terms: Tuple[str, ...]
     typos: Dict[str, str]
+    known_words: FrozenSet[str] | Any
+    always_reported: FrozenSet[str]
+    immediacy: FrozenSet[str]
+    asking: FrozenSet[str]
+    topical: FrozenSet[str]
+    past: FrozenSet[str]
 
-    def fold_typos(self, words: List[str]) -> List[str]:
+    def fold_typos(self, words: Iterable[str]) -> List[str]:
         folded: List[str] = []
         for w in words:
             if w in self.typos:
                 folded += self.typos[w].split()  # may be several words: wanna -> want to
                 continue
-            if len(w) >= MIN_TYPO_LENGTH and w not in self.terms:
-                # Same first letter and near-equal spelling, so "checking" never becomes "choking".
-                close = difflib.get_close_matches(w, self.terms, n=3, cutoff=TYPO_CUTOFF)
-                w = next((c for c in close if c[0] == w[0] and abs(len(c) - len(w)) <= 2), w)
-            folded.append(w)
+            folded.append(_fold(w, self.terms, self.known_words))
         return folded
 
-    def category(self, text: str) -> str | None:
+    def _asked_about(self, sentence: Sequence[str], text_has_question_mark: bool) -> bool:
+        words = set(sentence)
+        if words & self.immediacy:
+            return False
+        if words & self.past and not words & self.asking:
+            return True  # "last year I fainted, and that is how they found my PA"
+        asks = sentence[0] in self.asking or text_has_question_mark or bool(words & {"wonder", "wondering", "whether"})
+        return asks and bool(words & self.topical)
+
+    def assess(self, text: str) -> EmergencySignal | None:
         from spacy.tokens import Doc
 
-        words = self.fold_typos(words_of(text))
+        sentences = [self.fold_typos(s) for s in sentences_of(text)]
+        words = [w for s in sentences for w in s]
         if not words:
             return None
+        starts, sentence_of = [], []
+        for i, s in enumerate(sentences):
+            starts.append(len(sentence_of))
+            sentence_of += [i] * len(s)
         matches = self.matcher(Doc(self.vocab, words=words))
         if not matches:
             return None
-        return self.vocab.strings[min(matches, key=lambda m: m[1])[0]]
+        asked: str | None = None
+        question_mark = is_question(text)
+        for match_id, start, _end in sorted(matches, key=lambda m: m[1]):
+            category = self.vocab.strings[match_id]
+            sentence = sentences[sentence_of[start]]
+            if category in self.always_reported or not self._asked_about(sentence, question_mark):
+                return EmergencySignal(category, reported=True)
+            asked = asked or category
+        return EmergencySignal(asked, reported=False) if asked else None
+
+    def category(self, text: str) -> str | None:
+        signal = self.assess(text)
+        return signal.category if signal and signal.reported else None
 
 
-def load_matcher(path: Path = PATTERNS_FILE) -> EmergencyMatcher:
+@lru_cache(maxsize=4096)
+def _fold_cached(word: str, terms: Tuple[str, ...]) -> str:
+    # Same first letter and near-equal spelling, so "checking" never becomes "choking".
+    close = difflib.get_close_matches(word, terms, n=3, cutoff=TYPO_CUTOFF)
+    return next((c for c in close if c[0] == word[0] and abs(len(c) - len(word)) <= 2), word)
+
+
+def _fold(word: str, terms: Tuple[str, ...], known_words: Any) -> str:
+    """A misspelt word folds onto the nearest alarm term; a real English word never does."""
+    if len(word) < MIN_TYPO_LENGTH or len(word) > MAX_WORD_LENGTH or word in terms or word in known_words:
+        return word
+    return _fold_cached(word, terms)
+
+
+def english_words() -> Any:
+    """The real-word list (pyspellchecker's English dictionary, from the package index)."""
+    from spellchecker import SpellChecker
+
+    return SpellChecker(language="en", distance=1).word_frequency.dictionary
+
+
+def _word_set(data: Dict[str, Any], key: str, path: Path) -> FrozenSet[str]:
+    value = data.get(key)
+    if not isinstance(value, list) or not all(isinstance(w, str) and _WORD.fullmatch(w) for w in value):
+        raise PatternError(f"{path}: '{key}' must be a list of lower-case words")
+    return frozenset(value)
+
+
+def load_matcher(path: Path = PATTERNS_FILE, known_words: Any = None) -> EmergencyMatcher:
     """Read, validate and compile the pattern file. Errors name the file and the key."""
     from spacy.matcher import Matcher
     from spacy.vocab import Vocab
@@ -108,17 +249,31 @@ def load_matcher(path: Path = PATTERNS_FILE) -> EmergencyMatcher:
     bad = [k for k, v in typos.items() if not words_of(v) or " ".join(words_of(v)) != v]
     if bad:
         raise PatternError(f"{path}: 'typos.{bad[0]}' must be lower-case words")
+    context = data.get("context", {k: [] for k in ("immediacy", "asking", "topical", "past")})
+    if not isinstance(context, dict):
+        raise PatternError(f"{path}: 'context' must map immediacy, asking, topical and past to words")
+    sets = {k: _word_set(context, k, path) for k in ("immediacy", "asking", "topical", "past")}
     vocab = Vocab()
     matcher = Matcher(vocab)
     for name, lines in data["categories"].items():
         if not isinstance(lines, list) or not lines:
             raise PatternError(f"{path}: 'categories.{name}' must be a non-empty list")
         try:
-            matcher.add(str(name), [token_pattern(str(line)) for line in lines])
+            matcher.add(str(name), [p for line in lines for p in line_patterns(str(line))])
         except PatternError as e:
             raise PatternError(f"{path}: 'categories.{name}': {e}") from e
+    always = data.get("always_reported", [])
+    unknown = [c for c in always if c not in data["categories"]]
+    if not isinstance(always, list) or unknown:
+        raise PatternError(f"{path}: 'always_reported' names unknown categories {unknown}")
     return EmergencyMatcher(
-        matcher=matcher, vocab=vocab, terms=tuple(terms), typos={str(k): v for k, v in typos.items()}
+        matcher=matcher,
+        vocab=vocab,
+        terms=tuple(terms),
+        typos={str(k): v for k, v in typos.items()},
+        known_words=english_words() if known_words is None else known_words,
+        always_reported=frozenset(always),
+        **sets,
     )
 
 
@@ -127,54 +282,170 @@ def get_matcher() -> EmergencyMatcher:
     return load_matcher(PATTERNS_FILE)
 
 
-def emergency_category(text: str | None) -> str | None:
-    """The emergency category a message describes (e.g. 'self_harm'), or None."""
+def assess_emergency(text: str | None) -> EmergencySignal | None:
+    """The emergency a message is about, and whether it is reported (now) or asked about."""
     if not text or not text.strip():
         return None
-    return get_matcher().category(text)
+    return get_matcher().assess(text)
+
+
+def emergency_category(text: str | None) -> str | None:
+    """The category of an emergency the message reports (e.g. 'self_harm'), or None."""
+    signal = assess_emergency(text)
+    return signal.category if signal and signal.reported else None
 
 
 def is_emergency(text: str | None) -> bool:
     return emergency_category(text) is not None
 
 
-# Personal-advice requests that must be declined whatever DIET says. Deliberately narrow:
-# each pattern names the person ("i", "my") and a dose, a diagnosis or their own results.
-_CONDITION = (
-    r"(it|pa|pernicious\w*( an\w+)?|an?\s?(b12 |vitamin )?deficiency|low b12|b12 deficiency"
-    r"|celiac|coeliac|crohn\w*|hashimoto\w*)"
-)
-PERSONAL_ADVICE = (
-    (
-        "dosing",
-        re.compile(
-            r"\bhow (much|many)( \w+){0,3} (should|do|must|can) (i|we|my( \w+){1,3})"
-            r" (take|need|have|get|give|use|inject|ask)\b"
-        ),
-    ),
-    ("dosing", re.compile(r"\bwhat( \w+){0,2} (dose|dosage|amount|strength)\b.*\b(i|me|my)\b")),
-    ("dosing", re.compile(r"\b(how many|how much) (mcg|micrograms?|mg|milligrams?|iu|units)\b")),
-    ("diagnosis", re.compile(rf"\b(do|could|might|can) i (have|have got) {_CONDITION}\b")),
-    ("diagnosis", re.compile(rf"\b(have i got|am i) {_CONDITION}\b")),
-    ("diagnosis", re.compile(r"\bam i (b12 )?deficient\b")),
-    ("diagnosis", re.compile(r"\bare my symptoms\b")),
-    (
-        "diagnosis",
-        re.compile(
-            r"\bmy (b12|level|levels|result|results|blood test|homocysteine|mma)\b.*\b(is|was|are|came back)\b.*\d"
-        ),
-    ),
-    ("diagnosis", re.compile(r"\bis my (b12|level|levels|result|results|number)\b")),
-    ("change_treatment", re.compile(r"\b(can|should|could) i (stop|quit|skip|switch|change|come off|drop)\b")),
-)
+# ----------------------------------------------------------------------------------------------
+# Personal advice: requests for a personal dose, a diagnosis or reading of one's own results, or
+# a change of one's own treatment. Token scans, each one pass over the words (no backtracking).
+PERSON = frozenset({"i", "we", "me", "my", "im", "ive", "id"})
+RELATIVE = frozenset(
+    {"mum", "mom", "mother", "dad", "father", "son", "daughter", "wife", "husband", "partner", "child",
+     "kid", "baby", "nan", "gran", "grandma", "grandad", "grandpa", "sister", "brother", "friend", "she", "he"}
+)  # fmt: skip
+_DOSE_ASK = frozenset({"dose", "dosage", "doses", "dosing", "amount", "strength", "mcg", "micrograms", "mg"})
+_CONDITION_WORDS = frozenset(
+    {"pa", "pernicious", "deficiency", "deficient", "celiac", "coeliac", "crohns", "crohn", "hashimotos",
+     "hashimoto", "anemia", "anaemia", "gastritis", "neuropathy"}
+)  # fmt: skip
+_LAB_WORDS = frozenset(
+    {"b12", "level", "levels", "result", "results", "bloods", "blood", "test", "tests", "homocysteine", "mma",
+     "folate", "ferritin", "mcv", "serum", "reading", "count", "tsh", "iron", "haemoglobin", "hemoglobin", "hb"}
+)  # fmt: skip
+_UNITS_OF_LAB = frozenset({"ng", "pg", "pmol", "nmol", "umol", "ngl", "pgml", "pmoll", "fl", "gl", "iu"})
+_JUDGEMENT = frozenset(
+    {"low", "high", "normal", "bad", "ok", "okay", "fine", "good", "worrying", "concerning", "dangerous",
+     "serious", "borderline", "enough", "deficient", "wrong", "worried", "worry", "mean", "means"}
+)  # fmt: skip
+_CHANGE = frozenset({"stop", "quit", "skip", "switch", "change", "drop", "swap", "replace", "reduce", "ditch"})
+_MODALS = frozenset({"can", "should", "could", "shall", "may", "do", "is", "would"})
+
+
+def _find(words: Sequence[str], targets: FrozenSet[str] | set, start: int = 0, end: int | None = None) -> int:
+    end = len(words) if end is None else min(end, len(words))
+    for i in range(start, end):
+        if words[i] in targets:
+            return i
+    return -1
+
+
+def _has_phrase(words: Sequence[str], phrases: Sequence[Tuple[str, ...]]) -> bool:
+    for i in range(len(words)):
+        for p in phrases:
+            if words[i] == p[0] and tuple(words[i : i + len(p)]) == p:
+                return True
+    return False
+
+
+def has_lab_value(words: Sequence[str]) -> bool:
+    """A number next to a lab word or unit: "b12 was 160", "148 ng/l", "folate 3.1"."""
+    for i, w in enumerate(words):
+        if not w[0].isdigit():
+            continue
+        near = set(words[max(0, i - 4) : i + 3])
+        if near & _LAB_WORDS or near & _UNITS_OF_LAB:
+            return True
+    return False
+
+
+_DIAGNOSIS_PHRASES = (
+    ("what", "does", "this", "mean"), ("what", "does", "that", "mean"), ("what", "do", "these", "mean"),
+    ("whats", "wrong", "with", "me"), ("what", "is", "wrong", "with", "me"), ("something", "wrong", "with", "me"),
+    ("should", "i", "be", "worried"), ("should", "i", "be", "concerned"), ("do", "i", "need", "to", "worry"),
+    ("am", "i", "deficient"), ("are", "my", "symptoms"), ("is", "my", "b12"), ("is", "my", "level"),
+    ("is", "my", "result"), ("are", "my", "levels"), ("are", "my", "results"), ("does", "this", "sound", "like"),
+    ("does", "that", "sound", "like"), ("do", "you", "think", "i", "have"), ("do", "you", "think", "its"),
+    ("is", "that", "low"), ("is", "this", "low"), ("is", "that", "bad"), ("is", "this", "bad"),
+    ("is", "that", "normal"), ("is", "this", "normal"), ("is", "that", "high"), ("is", "it", "low"),
+    ("read", "my"), ("interpret", "my"), ("explain", "my", "results"), ("is", "her", "level"),
+    ("is", "his", "level"), ("is", "his", "b12"), ("is", "her", "b12"),
+)  # fmt: skip
+_HAVE_CONDITION = (("do", "i", "have"), ("could", "i", "have"), ("might", "i", "have"), ("can", "i", "have"),
+                   ("have", "i", "got"), ("do", "i", "have", "a"), ("am", "i"), ("could", "this", "be"),
+                   ("could", "it", "be"), ("is", "it"), ("sounds", "like"))  # fmt: skip
+
+
+def _dosing(words: Sequence[str]) -> bool:
+    for i, w in enumerate(words):
+        if w == "how" and i + 1 < len(words) and words[i + 1] in ("much", "many", "often"):
+            # "how much should i take", "how many mcg should my mum have"
+            j = _find(words, _MODALS, i + 2, i + 7)
+            if (
+                j >= 0
+                and j + 1 < len(words)
+                and (words[j + 1] in PERSON or words[j + 1] in RELATIVE or words[j + 1] == "my")
+            ):
+                if (
+                    _find(
+                        words, {"take", "need", "have", "get", "give", "use", "inject", "be", "on", "ask"}, j + 2, j + 6
+                    )
+                    >= 0
+                ):
+                    return True
+            if i + 2 < len(words) and words[i + 2] in ("mcg", "micrograms", "mg", "milligrams", "iu", "units"):
+                return True
+        if w in ("what", "which") and _find(words, _DOSE_ASK, i + 1, i + 4) >= 0:
+            k = _find(words, _DOSE_ASK, i + 1, i + 4)
+            if _find(words, PERSON | {"her", "him", "his", "she", "he"}, k + 1, k + 10) >= 0:
+                return True
+    return False
+
+
+def _diagnosis(words: Sequence[str]) -> bool:
+    if _has_phrase(words, _DIAGNOSIS_PHRASES):
+        return True
+    for i in range(len(words)):
+        for p in _HAVE_CONDITION:
+            if words[i] == p[0] and tuple(words[i : i + len(p)]) == p:
+                if _find(words, _CONDITION_WORDS, i + len(p), i + len(p) + 4) >= 0:
+                    return True
+    # A story with one's own lab value and a judgement asked for: "my b12 came back 160, is that low?"
+    if has_lab_value(words) and _find(words, _JUDGEMENT) >= 0 and _find(words, PERSON | RELATIVE) >= 0:
+        return True
+    return False
+
+
+def _change_treatment(words: Sequence[str]) -> bool:
+    for i, w in enumerate(words):
+        if w in ("can", "should", "could", "shall", "may") and i + 2 < len(words):
+            who = words[i + 1]
+            rest = words[i + 2 : i + 5]
+            personal = who in ("i", "we") or (who in ("my", "she", "he") or who in RELATIVE)
+            if personal and (
+                set(rest) & _CHANGE or tuple(rest[:2]) in (("come", "off"), ("go", "off"), ("cut", "down"))
+            ):
+                return True
+        if (
+            w in ("is", "would")
+            and i + 3 < len(words)
+            and words[i + 1] == "it"
+            and words[i + 2] in ("ok", "okay", "safe", "fine")
+        ):
+            if (
+                _find(words, {"stop", "skip", "quit", "miss", "drop", "switch"}, i + 3, i + 7) >= 0
+                and _find(words, PERSON) >= 0
+            ):
+                return True
+    return False
 
 
 def personal_advice_kind(text: str | None) -> str | None:
     """'dosing', 'diagnosis' or 'change_treatment' when a message asks for personal advice."""
     if not text:
         return None
-    lowered = " ".join(words_of(text))
-    return next((kind for kind, pattern in PERSONAL_ADVICE if pattern.search(lowered)), None)
+    words = read_numbers(_WORD.findall(normalise_text(text.replace(".", "dot"))))
+    words = [w.replace("dot", ".") if w[0].isdigit() else w for w in words]
+    if _dosing(words):
+        return "dosing"
+    if _change_treatment(words):
+        return "change_treatment"
+    if _diagnosis(words):
+        return "diagnosis"
+    return None
 
 
 B12_MENTION = re.compile(r"\b(b ?12|b-12|cobalamin|methylcobalamin|hydroxocobalamin|cyanocobalamin)\b", re.I)
@@ -182,9 +453,6 @@ B12_MENTION = re.compile(r"\b(b ?12|b-12|cobalamin|methylcobalamin|hydroxocobala
 
 def mentions_b12(text: str | None) -> bool:
     return bool(text and B12_MENTION.search(text))
-
-
-MAX_WORD_LENGTH = 20
 
 
 def has_words(text: str | None) -> bool:

@@ -14,17 +14,11 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from actions.entities import canonical
-from actions.safety import emergency_category, has_words, mentions_b12, personal_advice_kind
+from actions.focus import focus
+from actions.kinds import ranking_of, understand
 
-EMERGENCY_INTENT = "emergency"
-FALLBACK_INTENT = "nlu_fallback"
-OUT_OF_SCOPE_INTENT = "out_of_scope"
+FULL_TEXT = "full_text"
 INTENT_RANKING = "intent_ranking"
-PERSONAL_ADVICE_INTENTS = {
-    "dosing": "ask_dosing",
-    "diagnosis": "ask_diagnosis",
-    "change_treatment": "ask_change_treatment",
-}
 
 
 class _StatelessComponent(GraphComponent):
@@ -65,34 +59,60 @@ def _force_intent(message: Message, intent: str) -> None:
     message.set(INTENT_RANKING, [forced, *ranking], add_to_output=True)
 
 
-@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
-class SafetyOverride(_StatelessComponent):
-    """Decides safety before any answer, whatever DIET predicted.
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
+class QuestionFocus(_StatelessComponent):
+    """First in the pipeline: the text the classifier reads becomes the sentences that ask
+    (actions/focus.py), without greetings, apologies, thanks or "asking for my dad:". The whole
+    message is kept in `full_text` for the safety checks, which judge all of it."""
 
-    Runs last in the pipeline, after DIET and the FallbackClassifier:
-    - an emergency (the one matcher in actions.safety) forces the `emergency` intent;
-    - a message with no plausible word (emoji only, one long run of letters) falls back to
-      a clarifying question instead of a confident guess;
-    - a request for personal dosing, diagnosis or a treatment change forces the matching
-      decline intent (an off-topic dose question, such as insulin, stays out of scope).
+    def _focus(self, messages: List[Message]) -> None:
+        for message in messages:
+            text = message.get(TEXT)
+            if not text:
+                continue
+            message.set(FULL_TEXT, text)
+            message.set(TEXT, focus(text))
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        self._focus(messages)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        self._focus(training_data.training_examples)
+        return training_data
+
+
+def _force_intent(message: Message, intent: str) -> None:
+    predicted = message.get(INTENT) or {}
+    if predicted.get("name") == intent:
+        return
+    forced = {"name": intent, "confidence": 1.0}
+    ranking = [r for r in message.get(INTENT_RANKING) or [] if r.get("name") != intent]
+    message.set(INTENT, forced, add_to_output=True)
+    message.set(INTENT_RANKING, [forced, *ranking], add_to_output=True)
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class MessageKindClassifier(_StatelessComponent):
+    """Last in the pipeline: decides the kind of message apart from what it is about
+    (actions/kinds.py), whatever DIET predicted, and sets the intent the rules act on.
+
+    Output fields, read by the actions: `message_kind`, `topic_intent` (the answer intent it is
+    about), `emergency_category` and `emergency_reported` (reported now, or asked about).
     """
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
-            text = message.get(TEXT)
-            category = emergency_category(text)
-            if category is not None:
-                _force_intent(message, EMERGENCY_INTENT)
-                message.set("emergency_category", category, add_to_output=True)
-                continue
-            if not has_words(text):
-                _force_intent(message, FALLBACK_INTENT)  # nothing to understand: ask, never guess
-                continue
-            kind = personal_advice_kind(text)
-            if kind is None:
-                continue
-            predicted = (message.get(INTENT) or {}).get("name")
-            if predicted == OUT_OF_SCOPE_INTENT and not mentions_b12(text):
-                continue
-            _force_intent(message, PERSONAL_ADVICE_INTENTS[kind])
+            text = message.get(FULL_TEXT) or message.get(TEXT) or ""
+            entity_types = [str(e.get(ENTITY_ATTRIBUTE_TYPE)) for e in message.get(ENTITIES) or []]
+            ranking = ranking_of(message.get(INTENT_RANKING))
+            if not ranking and message.get(INTENT):
+                ranking = ranking_of([message.get(INTENT)])
+            u = understand(text, ranking, entity_types, focus_text=message.get(TEXT) or "")
+            _force_intent(message, u.intent)
+            message.set("message_kind", u.kind, add_to_output=True)
+            message.set("topic_intent", u.topic_intent, add_to_output=True)
+            if u.emergency is not None:
+                message.set("emergency_category", u.emergency.category, add_to_output=True)
+                message.set("emergency_reported", u.emergency.reported, add_to_output=True)
         return messages

@@ -1,0 +1,218 @@
+"""What kind of message it is, decided apart from what it is about. No Rasa imports.
+
+Two axes:
+- the *kind*: an emergency happening now, personal dosing, diagnosis or test results, a change of
+  treatment, an education question, a question the source does not cover, off-topic, conversation;
+- what it is *about*: the answer intent DIET ranks highest, and the entities (condition, route,
+  feature, neighbouring condition).
+
+`understand()` is the one place that combines the deterministic checks (actions/safety.py) with
+DIET's ranking. The NLU component (components/b12_nlu.py) calls it and sets the intent the rules
+act on; the answer planner (actions/answering.py) reads the kind and the topic.
+
+`INTENTS` is the one table of intents: each intent's kind, and for personal advice the refusal
+said first and the knowledge topic quoted when the message names nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Dict, List, NamedTuple, Sequence, Tuple
+
+import yaml
+
+from actions.focus import focus
+from actions.safety import (
+    EmergencySignal,
+    PatternError,
+    assess_emergency,
+    has_words,
+    line_patterns,
+    mentions_b12,
+    personal_advice_kind,
+    read_numbers,
+    words_of,
+)
+
+SCOPE_FILE = Path(__file__).resolve().parent.parent / "knowledge" / "scope.yml"
+
+KINDS = (
+    "emergency",
+    "dosing",
+    "diagnosis",
+    "change_treatment",
+    "education",
+    "not_covered",
+    "off_topic",
+    "conversation",
+)
+PERSONAL_ADVICE = ("dosing", "diagnosis", "change_treatment")
+FALLBACK_INTENT = "nlu_fallback"
+
+
+class IntentRow(NamedTuple):
+    kind: str
+    refusal: str | None = None  # the response said first (personal advice)
+    topic: str | None = None  # the knowledge topic quoted when nothing more specific is asked
+
+
+# The one table of intents. domain.yml, data/rules.yml and the planner are checked against it
+# (tests/test_kinds.py).
+INTENTS: Dict[str, IntentRow] = {
+    "emergency": IntentRow("emergency"),
+    "ask_dosing": IntentRow("dosing", "utter_cannot_dose", "dosing"),
+    "ask_diagnosis": IntentRow("diagnosis", "utter_cannot_diagnose", "diagnosis"),
+    "ask_change_treatment": IntentRow("change_treatment", "utter_cannot_change_treatment", "change_treatment"),
+    "ask_not_covered": IntentRow("not_covered"),
+    "out_of_scope": IntentRow("off_topic"),
+    **{i: IntentRow("conversation") for i in ("greet", "goodbye", "thanks", "bot_challenge", "help", FALLBACK_INTENT)},
+    **{
+        i: IntentRow("education")
+        for i in (
+            "ask_link",
+            "ask_pernicious_anemia",
+            "ask_gut_conditions",
+            "ask_hashimotos",
+            "ask_immune_function",
+            "ask_homocysteine",
+            "ask_treatment",
+            "ask_route",
+            "ask_compare_routes",
+            "ask_benefit",
+            "ask_efficacy",
+            "ask_typical_use",
+            "ask_absorption",
+            "ask_risks",
+            "ask_cure",
+            "ask_symptoms",
+            "ask_lifelong",
+            "ask_source",
+        )
+    },
+}
+KIND_INTENT: Dict[str, str] = {row.kind: i for i, row in INTENTS.items() if row.kind in PERSONAL_ADVICE}
+KIND_INTENT.update(emergency="emergency", not_covered="ask_not_covered", off_topic="out_of_scope")
+ANSWER_INTENTS: Tuple[str, ...] = tuple(i for i, row in INTENTS.items() if row.kind == "education")
+# Questions the source answers in general terms for any autoimmune disease ("does B12 cure lupus?").
+GENERAL_INTENTS = ("ask_cure", "ask_risks")
+# An asked-about red flag whose topic DIET did not find: what the answer is about.
+RED_FLAG_TOPICS = {"allergic_reaction": "ask_risks", "bleeding": "ask_risks"}
+MIN_TOPIC_CONFIDENCE = 0.05
+SCOPE_WORDS = frozenset(
+    {"b12", "b", "cobalamin", "methylcobalamin", "hydroxocobalamin", "cyanocobalamin", "vitamin",
+     "pernicious", "intrinsic", "parietal", "homocysteine"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Understanding:
+    kind: str
+    intent: str  # what the rules act on
+    topic_intent: str | None = None  # the answer intent it is about
+    emergency: EmergencySignal | None = None
+
+    @property
+    def alert(self) -> bool:
+        """Asked about a red-flag symptom: the answer comes with the "if this is happening now" line."""
+        return self.emergency is not None and not self.emergency.reported
+
+
+class ScopeRules:
+    """Questions the source does not answer (knowledge/scope.yml), compiled once."""
+
+    def __init__(self, path: Path = SCOPE_FILE) -> None:
+        from spacy.matcher import Matcher
+        from spacy.vocab import Vocab
+
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as e:
+            raise PatternError(f"{path}: cannot read: {e}") from e
+        lines = data.get("not_covered") if isinstance(data, dict) else None
+        if not isinstance(lines, list) or not lines:
+            raise PatternError(f"{path}: 'not_covered' must be a non-empty list of patterns")
+        self.vocab = Vocab()
+        self.matcher = Matcher(self.vocab)
+        try:
+            self.matcher.add("not_covered", [p for line in lines for p in line_patterns(str(line))])
+        except PatternError as e:
+            raise PatternError(f"{path}: 'not_covered': {e}") from e
+
+    def not_covered(self, text: str) -> bool:
+        from spacy.tokens import Doc
+
+        words = read_numbers(words_of(text))
+        return bool(words) and bool(self.matcher(Doc(self.vocab, words=words)))
+
+
+@lru_cache(maxsize=1)
+def scope_rules() -> ScopeRules:
+    return ScopeRules(SCOPE_FILE)
+
+
+def _best_answer_intent(ranking: Sequence[Tuple[str, float]]) -> str | None:
+    for name, confidence in ranking:
+        if name in ANSWER_INTENTS and confidence >= MIN_TOPIC_CONFIDENCE:
+            return name
+    return None
+
+
+def in_scope_words(text: str) -> bool:
+    return mentions_b12(text) or bool(set(words_of(text)) & SCOPE_WORDS)
+
+
+def understand(
+    text: str,
+    ranking: Sequence[Tuple[str, float]],
+    entity_types: Sequence[str] = (),
+    focus_text: str | None = None,
+) -> Understanding:
+    """The kind of message and what it is about. `text` is the whole message (safety is judged
+    over all of it); `focus_text` the sentences that ask (the topic); `ranking` DIET's intents,
+    best first; `entity_types` the labels of the entities found (condition, route, ...)."""
+    signal = assess_emergency(text)
+    if signal is not None and signal.reported:
+        return Understanding("emergency", "emergency", emergency=signal)
+    if not has_words(text):
+        return Understanding("conversation", FALLBACK_INTENT)  # nothing to understand: ask, never guess
+
+    predicted = ranking[0][0] if ranking else FALLBACK_INTENT
+    topic_intent = _best_answer_intent(ranking)
+    if predicted == "emergency":
+        # DIET hears an emergency that the matcher does not: answer if there is an answer, and
+        # say first what to do if it is happening now; with nothing to answer, treat it as one.
+        if topic_intent is None:
+            return Understanding("emergency", "emergency", emergency=EmergencySignal("general", reported=True))
+        signal = signal or EmergencySignal("general", reported=False)
+        predicted = topic_intent
+    if signal is not None and topic_intent is None:
+        topic_intent = RED_FLAG_TOPICS.get(signal.category, "ask_symptoms")
+    if signal is not None and INTENTS.get(predicted, IntentRow("conversation")).kind in ("conversation", "off_topic"):
+        predicted = topic_intent or "ask_symptoms"
+
+    advice = personal_advice_kind(text)
+    if advice is not None and not (predicted == "out_of_scope" and not mentions_b12(text)):
+        return Understanding(advice, KIND_INTENT[advice], topic_intent, signal)
+
+    row = INTENTS.get(predicted, IntentRow("conversation"))
+    if row.kind in PERSONAL_ADVICE:
+        return Understanding(row.kind, predicted, topic_intent, signal)
+
+    question = focus_text if focus_text is not None else focus(text)
+    neighbouring = "other_condition" in entity_types
+    if neighbouring and not in_scope_words(text) and not {"condition", "route"} & set(entity_types):
+        return Understanding("off_topic", "out_of_scope", emergency=signal)
+    if row.kind == "education":
+        if (neighbouring and predicted not in GENERAL_INTENTS) or scope_rules().not_covered(question):
+            return Understanding("not_covered", "ask_not_covered", predicted, signal)
+        return Understanding("education", predicted, predicted, signal)
+    if row.kind == "not_covered":
+        return Understanding("not_covered", predicted, topic_intent if signal else None, signal)
+    return Understanding(row.kind, predicted, topic_intent if row.kind != "off_topic" else None, signal)
+
+
+def ranking_of(intent_ranking: Sequence[Dict[str, Any]] | None) -> List[Tuple[str, float]]:
+    """Rasa's intent_ranking as (name, confidence) pairs, best first."""
+    return [(str(r.get("name")), float(r.get("confidence") or 0.0)) for r in intent_ranking or [] if r.get("name")]
