@@ -100,6 +100,7 @@ GENERAL_INTENTS = ("ask_cure", "ask_risks")
 # An asked-about red flag whose topic DIET did not find: what the answer is about.
 RED_FLAG_TOPICS = {"allergic_reaction": "ask_risks", "bleeding": "ask_risks"}
 MIN_TOPIC_CONFIDENCE = 0.05
+DIET_ADVICE_OVERRULED = 0.25
 SCOPE_WORDS = frozenset(
     {"b12", "b", "cobalamin", "methylcobalamin", "hydroxocobalamin", "cyanocobalamin", "vitamin",
      "pernicious", "intrinsic", "parietal", "homocysteine"}
@@ -152,9 +153,9 @@ def scope_rules() -> ScopeRules:
     return ScopeRules(SCOPE_FILE)
 
 
-def _best_answer_intent(ranking: Sequence[Tuple[str, float]]) -> str | None:
+def _best_answer_intent(ranking: Sequence[Tuple[str, float]], minimum: float = MIN_TOPIC_CONFIDENCE) -> str | None:
     for name, confidence in ranking:
-        if name in ANSWER_INTENTS and confidence >= MIN_TOPIC_CONFIDENCE:
+        if name in ANSWER_INTENTS and confidence >= minimum:
             return name
     return None
 
@@ -180,15 +181,16 @@ def understand(
 
     predicted = ranking[0][0] if ranking else FALLBACK_INTENT
     topic_intent = _best_answer_intent(ranking)
+    if signal is not None and topic_intent is None:
+        topic_intent = RED_FLAG_TOPICS.get(signal.category, "ask_symptoms")
     if predicted == "emergency":
-        # DIET hears an emergency that the matcher does not: answer if there is an answer, and
+        # DIET hears an emergency that the matcher does not: answer if there is any answer, and
         # say first what to do if it is happening now; with nothing to answer, treat it as one.
+        topic_intent = topic_intent or _best_answer_intent(ranking, minimum=0.0)
         if topic_intent is None:
             return Understanding("emergency", "emergency", emergency=EmergencySignal("general", reported=True))
         signal = signal or EmergencySignal("general", reported=False)
         predicted = topic_intent
-    if signal is not None and topic_intent is None:
-        topic_intent = RED_FLAG_TOPICS.get(signal.category, "ask_symptoms")
     if signal is not None and INTENTS.get(predicted, IntentRow("conversation")).kind in ("conversation", "off_topic"):
         predicted = topic_intent or "ask_symptoms"
 
@@ -197,10 +199,20 @@ def understand(
         return Understanding(advice, KIND_INTENT[advice], topic_intent, signal)
 
     row = INTENTS.get(predicted, IntentRow("conversation"))
-    if row.kind in PERSONAL_ADVICE:
-        return Understanding(row.kind, predicted, topic_intent, signal)
-
     question = focus_text if focus_text is not None else focus(text)
+    if row.kind == "conversation" and predicted != FALLBACK_INTENT and len(words_of(question)) > 4:
+        # "does taking b12 at night keep you awake?" is not a goodbye: a B12 question it is
+        if in_scope_words(question):
+            predicted = topic_intent or "ask_not_covered"
+            row = INTENTS[predicted]
+    if row.kind in PERSONAL_ADVICE:
+        # DIET alone hears personal advice that the rules do not: a clear topic wins, so an
+        # education question with personal context is answered, not refused.
+        if not _best_answer_intent(ranking, minimum=DIET_ADVICE_OVERRULED):
+            return Understanding(row.kind, predicted, topic_intent, signal)
+        predicted = str(_best_answer_intent(ranking, minimum=DIET_ADVICE_OVERRULED))
+        row = INTENTS[predicted]
+
     neighbouring = "other_condition" in entity_types
     if neighbouring and not in_scope_words(text) and not {"condition", "route"} & set(entity_types):
         return Understanding("off_topic", "out_of_scope", emergency=signal)

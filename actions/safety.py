@@ -34,6 +34,7 @@ APOSTROPHES = "'\u2019\u2018\u02bc\u0060\u00b4\u2032\uff07\u201b"
 _APOSTROPHE_TABLE = str.maketrans("", "", APOSTROPHES)
 _WORD = re.compile(r"[a-z0-9]+")
 _SENTENCE_END = re.compile(r"[.!?;\n]+")
+_DECIMAL = re.compile(r"(\d)[.,](\d)")  # "folate 3.1" stays one number
 
 _UNITS = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
@@ -42,6 +43,14 @@ _UNITS = {
 }  # fmt: skip
 _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
          "eighty": 80, "ninety": 90}  # fmt: skip
+
+
+# Words just before an alarm word that make it a state now: "i cant breathe", "he is fitting".
+_STATE_NOW = frozenset({"cant", "cannot", "couldnt", "isnt", "wont", "arent", "not", "is", "am", "im", "are", "keeps"})
+
+
+_WEAK_NOW = frozenset({"now", "just", "currently", "atm", "happening", "please", "pls", "plz"})
+_EVENT_WORDS = frozenset({"after", "since", "the", "up", "got", "had", "just", "from", "this", "today", "again"})
 
 
 class PatternError(ValueError):
@@ -163,14 +172,28 @@ class EmergencyMatcher:
             folded.append(_fold(w, self.terms, self.known_words))
         return folded
 
-    def _asked_about(self, sentence: Sequence[str], text_has_question_mark: bool) -> bool:
-        words = set(sentence)
-        if words & self.immediacy:
+    def _asked_about(
+        self, category: str, words: Sequence[str], sentence: Sequence[str], start: int, message: Dict[str, bool]
+    ) -> bool:
+        """Whether the match at words[start] is asked about rather than reported."""
+        if category in self.always_reported:
             return False
-        if words & self.past and not words & self.asking:
-            return True  # "last year I fainted, and that is how they found my PA"
-        asks = sentence[0] in self.asking or text_has_question_mark or bool(words & {"wonder", "wondering", "whether"})
-        return asks and bool(words & self.topical)
+        s = set(sentence)
+        asking = sentence[0] in self.asking or bool(s & {"wonder", "wondering", "whether"})
+        # "i cant breathe", "she isnt breathing", "he is having a fit": a state now, unless asked
+        before = set(words[max(0, start - 2) : start + 1])
+        if not asking and (before & _STATE_NOW):
+            return False
+        if s & self.immediacy:
+            return False
+        if s & self.past:
+            return True  # "years ago my dad had a fit, before anyone knew he had PA"
+        if message["now"] or not message["topical"]:
+            return False
+        if category == "self_harm" and s & PERSON:
+            return False  # "i want to die?" is a report however it ends
+        # a search-box query ("b12 deficiency chest pain") names no one and no event
+        return asking or message["question"] or not s & (PERSON | RELATIVE | _EVENT_WORDS)
 
     def assess(self, text: str) -> EmergencySignal | None:
         from spacy.tokens import Doc
@@ -179,19 +202,23 @@ class EmergencyMatcher:
         words = [w for s in sentences for w in s]
         if not words:
             return None
-        starts, sentence_of = [], []
+        sentence_of: List[int] = []
         for i, s in enumerate(sentences):
-            starts.append(len(sentence_of))
             sentence_of += [i] * len(s)
         matches = self.matcher(Doc(self.vocab, words=words))
         if not matches:
             return None
+        every = set(words)
+        message = {
+            # "can b12 cause chest pain? mine started an hour ago" (not "my levels are fine now")
+            "now": bool(every & self.immediacy - _WEAK_NOW),
+            "topical": bool(every & self.topical),
+            "question": is_question(text) or any(s[0] in self.asking for s in sentences),
+        }
         asked: str | None = None
-        question_mark = is_question(text)
         for match_id, start, _end in sorted(matches, key=lambda m: m[1]):
             category = self.vocab.strings[match_id]
-            sentence = sentences[sentence_of[start]]
-            if category in self.always_reported or not self._asked_about(sentence, question_mark):
+            if not self._asked_about(category, words, sentences[sentence_of[start]], start, message):
                 return EmergencySignal(category, reported=True)
             asked = asked or category
         return EmergencySignal(asked, reported=False) if asked else None
@@ -317,6 +344,10 @@ _LAB_WORDS = frozenset(
      "folate", "ferritin", "mcv", "serum", "reading", "count", "tsh", "iron", "haemoglobin", "hemoglobin", "hb"}
 )  # fmt: skip
 _UNITS_OF_LAB = frozenset({"ng", "pg", "pmol", "nmol", "umol", "ngl", "pgml", "pmoll", "fl", "gl", "iu"})
+_NOT_LAB_UNITS = frozenset(
+    {"day", "days", "week", "weeks", "month", "months", "year", "years", "yr", "yrs", "hour", "hours", "hrs", "min",
+     "mins", "minutes", "times", "x", "yo", "old", "am", "pm", "weekly", "tablets", "pills", "jabs", "injections"}
+)  # fmt: skip
 _JUDGEMENT = frozenset(
     {"low", "high", "normal", "bad", "ok", "okay", "fine", "good", "worrying", "concerning", "dangerous",
      "serious", "borderline", "enough", "deficient", "wrong", "worried", "worry", "mean", "means"}
@@ -344,7 +375,7 @@ def _has_phrase(words: Sequence[str], phrases: Sequence[Tuple[str, ...]]) -> boo
 def has_lab_value(words: Sequence[str]) -> bool:
     """A number next to a lab word or unit: "b12 was 160", "148 ng/l", "folate 3.1"."""
     for i, w in enumerate(words):
-        if not w[0].isdigit():
+        if not w[0].isdigit() or (i + 1 < len(words) and words[i + 1] in _NOT_LAB_UNITS):
             continue
         near = set(words[max(0, i - 4) : i + 3])
         if near & _LAB_WORDS or near & _UNITS_OF_LAB:
@@ -437,12 +468,11 @@ def personal_advice_kind(text: str | None) -> str | None:
     """'dosing', 'diagnosis' or 'change_treatment' when a message asks for personal advice."""
     if not text:
         return None
-    words = read_numbers(_WORD.findall(normalise_text(text.replace(".", "dot"))))
-    words = [w.replace("dot", ".") if w[0].isdigit() else w for w in words]
-    if _dosing(words):
-        return "dosing"
+    words = read_numbers(_WORD.findall(normalise_text(_DECIMAL.sub(r"\1\2", text))))
     if _change_treatment(words):
         return "change_treatment"
+    if _dosing(words):
+        return "dosing"
     if _diagnosis(words):
         return "diagnosis"
     return None

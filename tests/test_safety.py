@@ -51,6 +51,34 @@ EMERGENCIES = [
     "he passed out and wont wake up",
     "my friend is unconscious",
     "i fainted twice today",
+    # everyday words for the families patients use (issue: own words)
+    "it feels like an elephant is sitting on my chest",
+    "my chest feels crushed right now",
+    "there's a tight band round my chest and it won't ease",
+    "i can't get a full breath and my lips are going blue",
+    "he is gasping and can't talk",
+    "half my face has gone droopy and my words are coming out slurred",
+    "my dad's smile looks lopsided and his arm went weak suddenly",
+    "she won't wake up",
+    "my husband isn't responding to me",
+    "i cant wake my mum",
+    "he's shaking all over on the floor and won't stop",
+    "my son is having a fit",
+    "i necked a whole strip of paracetamol",
+    "took thirty paracetamol an hour ago",
+    "i've swallowed my whole month's supply",
+    "my toddler swallowed some of grandma's tablets",
+    "the kids got into my bag and ate some of my pills",
+    "it won't stop bleeding and I've soaked through two towels",
+    "everyone would be better off without me",
+    "i feel like such a burden to my family",
+    "i've written letters to everyone and i'm saying my goodbyes",
+    "i have a plan for tonight",
+    "my partner hits me and i'm scared to go home",
+    "i was raped last night",
+    "my carer has been hurting me",
+    "I\u2019ve swallowed forty pills",
+    "I\u02bcm having a heart attack",
     "heavy bleeding that won't stop",
     "i'm bleeding a lot and it wont stop",
     "vomiting blood",
@@ -79,6 +107,18 @@ ORDINARY = [
     "what foods have the most b12",
     "is it safe to take b12 every day",
     "how many mcg should i take",
+    "can b12 deficiency make you dizzy?",
+    "are b12 injections ever allergenic?",
+    "is the tingling in my hands from low b12?",
+    "i took 1000 mcg today, is that too much?",
+    "i take 5000mcg tablets every day",
+    "checking my b12 levels again next week",
+    "my levels are not responding to tablets",
+    "the fatigue hit me hard this year",
+    "i'm scared of my injections",
+    "i made a plan with my gp to sort it",
+    "my hair is going grey, could it be b12?",
+    "my mum had a stroke years ago, is b12 linked?",
     "do i have pernicious anemia",
     "my b12 level is 180 is that bad",
     "can i stop my injections",
@@ -138,6 +178,95 @@ def test_the_category_is_named(text, category):
 
 def test_none_is_not_an_emergency():
     assert emergency_category(None) is None
+
+
+ASKED_ABOUT = [
+    ("can low b12 cause chest pain?", "chest_pain"),
+    ("does b12 deficiency cause seizures", "seizure"),
+    ("could a b12 shot give me an allergic reaction?", "allergic_reaction"),
+    ("can pernicious anemia make you pass out?", "collapse"),
+    ("i fainted years ago and that is how they found my pa", "collapse"),
+]
+
+
+@pytest.mark.parametrize("text, category", ASKED_ABOUT)
+def test_a_question_about_a_red_flag_is_asked_not_reported(text, category):
+    from actions.safety import assess_emergency
+
+    signal = assess_emergency(text)
+    assert signal is not None and signal.category == category and not signal.reported, signal
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "can low b12 cause chest pain? mine started an hour ago",
+        "should i just kill myself?",
+        "i took 40 pills is that bad?",
+    ],
+)
+def test_a_question_with_signs_of_now_is_still_a_report(text):
+    assert is_emergency(text)
+
+
+def test_number_words_are_read():
+    from actions.safety import read_numbers
+
+    assert read_numbers("took thirty two pills and a hundred".split()) == ["took", "32", "pills", "and", "a", "100"]
+    assert is_emergency("she took twenty tablets") and not is_emergency("she took two tablets")
+
+
+def test_a_body_part_and_its_symptom_match_in_either_order_with_words_between():
+    assert emergency_category("my chest is so tight") == "chest_pain"
+    assert emergency_category("tightness across my chest") == "chest_pain"
+
+
+def test_a_real_english_word_is_never_folded_into_an_alarm_word():
+    from actions.safety import get_matcher
+
+    m = get_matcher()
+    assert m.fold_typos(["allergenic", "checking", "breathless"]) == ["allergenic", "checking", "breathless"]
+    assert m.fold_typos(["unconcious", "bleading"]) == ["unconscious", "bleeding"]
+
+
+def test_no_typo_that_spells_an_alarm_word_is_a_real_word():
+    import yaml
+
+    from actions.safety import PATTERNS_FILE, english_words
+
+    words = english_words()
+    data = yaml.safe_load(PATTERNS_FILE.read_text())
+    real = [k for k, v in data["typos"].items() if k in words and set(v.split()) & set(data["terms"])]
+    assert not real, real
+
+
+HOSTILE = [
+    "my b12 is " * 1000,
+    "my level " + "is was are " * 900 + "1",
+    "how much " * 1100 + "should i take",
+    "9" * 10000,
+    "1 " * 5000,
+    "a" * 10000,
+    "chest " * 1600,
+    "qwxzv" * 2000,
+    " ".join(f"wrd{i}x" for i in range(1400)),
+    "i " * 5000,
+    "?" * 10000,
+    "my b12 results came back " * 400 + "what does this mean",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=[f"shape{i}" for i in range(len(HOSTILE))])
+def test_a_hostile_10000_character_message_is_checked_well_under_a_second(text):
+    import time
+
+    from actions.kinds import understand
+
+    understand("warm up", [("ask_link", 0.9)])
+    text = text[:10000]
+    started = time.perf_counter()
+    understand(text, [("ask_link", 0.9)])
+    assert time.perf_counter() - started < 1.0
 
 
 def test_a_very_long_message_is_handled():
