@@ -222,7 +222,11 @@ def plan_answer(q: Question, kb: Knowledge | None = None) -> Answer:
     slots: Dict[str, str | None] = {"topic": f"feature:{feature}", "feature": feature}
     if len(target_routes) == 1:
         slots["route"] = target_routes[0]
-    return Answer(f"feature:{feature}", _feature_answer(kb, feature, target_routes), slots=slots)
+    passages = _feature_answer(kb, feature, target_routes)
+    if conditions and not routes:
+        # "my daughter has crohns, does that change how she absorbs b12?": the condition first
+        passages = [kb.answer(CONDITION_TOPICS[conditions[0]])[0], *passages][:MAX_PASSAGES]
+    return Answer(f"feature:{feature}", passages, slots=slots)
 
 
 def _about(q: Question, kb: Knowledge) -> Answer | None:

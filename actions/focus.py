@@ -88,3 +88,8 @@ def focus(text: str) -> str:
             kept_ids.insert(0, first - 1)
         kept = [sentences[i] for i in kept_ids]
     return " ".join(s.strip() for s in kept)
+
+
+def asks_anything(text: str) -> bool:
+    """Whether any sentence of the message asks something."""
+    return any(_asks(s) for s in _SENTENCE.findall(text))

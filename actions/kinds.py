@@ -23,7 +23,7 @@ from typing import Any, Dict, List, NamedTuple, Sequence, Tuple
 
 import yaml
 
-from actions.focus import focus
+from actions.focus import asks_anything, focus
 from actions.safety import (
     EmergencySignal,
     PatternError,
@@ -101,6 +101,8 @@ GENERAL_INTENTS = ("ask_cure", "ask_risks")
 RED_FLAG_TOPICS = {"allergic_reaction": "ask_risks", "bleeding": "ask_risks"}
 MIN_TOPIC_CONFIDENCE = 0.05
 DIET_ADVICE_OVERRULED = 0.25
+RED_FLAG_OVER_DIET = 0.5  # below this confidence in its topic, an asked-about red flag decides it
+DIET_ALERT = 0.15  # DIET's confidence in "emergency" as runner-up that adds the alert line
 SCOPE_WORDS = frozenset(
     {"b12", "b", "cobalamin", "methylcobalamin", "hydroxocobalamin", "cyanocobalamin", "vitamin",
      "pernicious", "intrinsic", "parietal", "homocysteine"}
@@ -160,6 +162,10 @@ def _best_answer_intent(ranking: Sequence[Tuple[str, float]], minimum: float = M
     return None
 
 
+def _confidence(ranking: Sequence[Tuple[str, float]], intent: str) -> float:
+    return next((c for n, c in ranking if n == intent), 0.0)
+
+
 def in_scope_words(text: str) -> bool:
     return mentions_b12(text) or bool(set(words_of(text)) & SCOPE_WORDS)
 
@@ -181,16 +187,24 @@ def understand(
 
     predicted = ranking[0][0] if ranking else FALLBACK_INTENT
     topic_intent = _best_answer_intent(ranking)
-    if signal is not None and topic_intent is None:
-        topic_intent = RED_FLAG_TOPICS.get(signal.category, "ask_symptoms")
     if predicted == "emergency":
-        # DIET hears an emergency that the matcher does not: answer if there is any answer, and
-        # say first what to do if it is happening now; with nothing to answer, treat it as one.
-        topic_intent = topic_intent or _best_answer_intent(ranking, minimum=0.0)
-        if topic_intent is None:
-            return Understanding("emergency", "emergency", emergency=EmergencySignal("general", reported=True))
-        signal = signal or EmergencySignal("general", reported=False)
+        if signal is None:
+            # DIET hears an emergency that the matcher does not: answer a question if there is
+            # any answer, saying first what to do if it is happening now; else treat it as one.
+            topic_intent = topic_intent or _best_answer_intent(ranking, minimum=0.0)
+            if topic_intent is None or not (asks_anything(text) and in_scope_words(text)):
+                return Understanding("emergency", "emergency", emergency=EmergencySignal("general", reported=True))
+            signal = EmergencySignal("general", reported=False)
+        else:
+            # the matcher says it is asked about: DIET's runner-up topic is noise here
+            topic_intent = RED_FLAG_TOPICS.get(signal.category, "ask_symptoms")
         predicted = topic_intent
+    elif signal is None and any(n == "emergency" and c >= DIET_ALERT for n, c in ranking[1:3]):
+        signal = EmergencySignal("general", reported=False)  # DIET half hears one: say the line too
+    if signal is not None and (topic_intent is None or _confidence(ranking, predicted) < RED_FLAG_OVER_DIET):
+        # a red flag asked about, and DIET unsure what else: the answer is about the red flag
+        topic_intent = RED_FLAG_TOPICS.get(signal.category, "ask_symptoms")
+        predicted = topic_intent if INTENTS.get(predicted, IntentRow("conversation")).kind == "education" else predicted
     if signal is not None and INTENTS.get(predicted, IntentRow("conversation")).kind in ("conversation", "off_topic"):
         predicted = topic_intent or "ask_symptoms"
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 
 from stack import Stack, peak_rss_mb, post  # noqa: E402
 
@@ -192,6 +192,11 @@ def markdown(report: Dict[str, Any]) -> str:
                 eight["msgs_per_s"] >= t["mps_8"] and eight["p95_ms"] <= t["p95_8"] and eight["errors"] == 0,
             )
         )
+    if report.get("worst_case"):
+        w = report["worst_case"]
+        lines.append(
+            row("worst-case message (hostile 10,000 chars)", f"{w['max_ms']} ms", "< 1000 ms", w["max_ms"] < 1000)
+        )
     lines += [
         row(
             "Rasa server peak memory",
@@ -234,6 +239,18 @@ def markdown(report: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def worst_case(stack: Stack) -> Dict[str, Any]:
+    """The slowest reply to a hostile 10,000-character message (tests/hostile.py), over REST."""
+    from tests.hostile import HOSTILE
+
+    times = []
+    for i, text in enumerate(HOSTILE):
+        ms, _ = post(stack.webhook, f"bench-hostile-{i}", text[:10000])
+        times.append((round(ms, 1), i))
+    worst = max(times)
+    return {"max_ms": worst[0], "shape": f"shape{worst[1]}", "shapes": len(times)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
@@ -268,6 +285,8 @@ def main() -> int:
                 f"{result['msgs_per_s']} msg/s, {result['errors']} errors",
                 flush=True,
             )
+        report["worst_case"] = worst_case(stack)
+        print(f"worst-case message: {report['worst_case']['max_ms']} ms ({report['worst_case']['shape']})", flush=True)
         report["rasa_peak_mb"] = peak_rss_mb(stack.pid("rasa")) or 0.0
         report["actions_peak_mb"] = peak_rss_mb(stack.pid("actions")) or 0.0
     finally:

@@ -6,7 +6,9 @@ pytest.importorskip("rasa")
 
 from rasa.shared.nlu.training_data.message import Message  # noqa: E402
 
-from components.b12_nlu import EntityCanonicalizer, SafetyOverride  # noqa: E402
+from components.b12_nlu import EntityCanonicalizer, MessageKindClassifier, QuestionFocus  # noqa: E402
+
+SafetyOverride = MessageKindClassifier
 
 
 def message(text, intent="ask_link", entities=None):
@@ -29,9 +31,31 @@ def test_an_ordinary_question_keeps_its_intent():
     assert m.get("intent")["name"] == "ask_risks"
 
 
-def test_an_empty_message_passes_through():
-    [m] = SafetyOverride().process([message("", intent="nlu_fallback")])
-    assert m.get("intent")["name"] == "nlu_fallback"
+def test_an_empty_message_is_a_conversation_that_asks_to_clarify():
+    [m] = SafetyOverride().process([message("", intent="ask_cure")])
+    assert m.get("intent")["name"] == "nlu_fallback" and m.get("message_kind") == "conversation"
+
+
+def test_a_question_about_a_red_flag_keeps_its_answer_and_carries_the_alert():
+    [m] = SafetyOverride().process([message("can low b12 cause chest pain?", intent="ask_symptoms")])
+    assert m.get("intent")["name"] == "ask_symptoms" and m.get("message_kind") == "education"
+    assert m.get("emergency_category") == "chest_pain" and m.get("emergency_reported") is False
+
+
+def test_a_neighbouring_condition_alone_is_off_topic():
+    entities = [{"entity": "other_condition", "value": "lupus", "start": 3, "end": 8}]
+    [m] = SafetyOverride().process([message("is lupus hereditary?", intent="ask_link", entities=entities)])
+    assert m.get("intent")["name"] == "out_of_scope" and m.get("message_kind") == "off_topic"
+
+
+def test_the_focus_keeps_the_question_and_the_whole_message_for_safety():
+    m = message("hi there, sorry to bother you, but what is intrinsic factor? thanks so much")
+    [m] = QuestionFocus().process([m])
+    assert m.get("text") == "what is intrinsic factor?"
+    assert m.get("full_text").startswith("hi there")
+    m = message("What is intrinsic factor? My mum just collapsed")
+    [m] = SafetyOverride().process(QuestionFocus().process([m]))
+    assert m.get("intent")["name"] == "emergency"
 
 
 def test_entity_values_become_canonical_ids():

@@ -141,3 +141,12 @@ def test_broken_yaml_fails_with_the_file_name(tmp_path):
     path.write_text("passages: [unclosed")
     with pytest.raises(KnowledgeError, match="not valid YAML"):
         load_knowledge(path)
+
+
+def test_the_generated_nlu_variants_are_up_to_date():
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, str(root / "scripts" / "augment_nlu.py"), "--check"], capture_output=True)
+    assert done.returncode == 0, done.stderr.decode()

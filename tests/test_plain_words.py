@@ -28,10 +28,26 @@ RESPONSES = {
 RESPONSES["rest: safe reply"] = SAFE_REPLY
 RESPONSES["widget: assistant unreachable"] = _js_text(r"const ERROR_TEXT =(.*?);")
 RESPONSES["widget: notice"] = _js_text(r'"b12c-notice",(\s*"[^"]*")')
+# The emergency and crisis messages, filled in with every region's numbers.
+CRISIS = yaml.safe_load((ROOT / "knowledge" / "crisis_lines.yml").read_text())
+for region, numbers in CRISIS["regions"].items():
+    for key, template in CRISIS["messages"].items():
+        RESPONSES[f"crisis {region}: {key}"] = template.format(**numbers)
+# A related "not covered" preface, with the longest topic label.
+RESPONSES["utter_not_covered_related"] = DOMAIN["responses"]["utter_not_covered_related"][0]["text"].format(
+    about="celiac and Crohn's disease"
+)
 
 
 def test_every_response_is_measured():
-    for name in ("utter_greet", "utter_help", "utter_caveat", "utter_emergency", "utter_out_of_scope", "utter_clarify"):
+    for name in (
+        "utter_greet",
+        "utter_help",
+        "utter_caveat",
+        "utter_out_of_scope",
+        "utter_clarify",
+        "crisis us: emergency",
+    ):
         assert name in RESPONSES
 
 
@@ -56,6 +72,17 @@ def test_the_caveat_names_a_provider():
     assert "doctor or healthcare provider" in RESPONSES["utter_caveat"]
 
 
-def test_the_emergency_message_names_emergency_numbers():
-    text = RESPONSES["utter_emergency"]
-    assert "emergency" in text and "911" in text and "988" in text
+@pytest.mark.parametrize(
+    "key, numbers",
+    [
+        ("crisis us: emergency", ["911"]),
+        ("crisis us: self_harm", ["988", "911"]),
+        ("crisis us: violence", ["911", "1-800-799-7233", "1-800-656-4673"]),
+        ("crisis us: poisoning", ["911", "1-800-222-1222"]),
+        ("crisis uk: emergency", ["999"]),
+        ("crisis uk: self_harm", ["116 123", "111", "999"]),
+    ],
+)
+def test_each_emergency_message_says_emergency_and_names_its_numbers(key, numbers):
+    text = RESPONSES[key]
+    assert "emergency" in text.lower() and all(n in text for n in numbers), text

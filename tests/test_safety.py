@@ -240,20 +240,7 @@ def test_no_typo_that_spells_an_alarm_word_is_a_real_word():
     assert not real, real
 
 
-HOSTILE = [
-    "my b12 is " * 1000,
-    "my level " + "is was are " * 900 + "1",
-    "how much " * 1100 + "should i take",
-    "9" * 10000,
-    "1 " * 5000,
-    "a" * 10000,
-    "chest " * 1600,
-    "qwxzv" * 2000,
-    " ".join(f"wrd{i}x" for i in range(1400)),
-    "i " * 5000,
-    "?" * 10000,
-    "my b12 results came back " * 400 + "what does this mean",
-]
+from tests.hostile import HOSTILE  # noqa: E402
 
 
 @pytest.mark.parametrize("text", HOSTILE, ids=[f"shape{i}" for i in range(len(HOSTILE))])

@@ -1,0 +1,156 @@
+"""Message kinds apart from topics (actions/kinds.py), the question focus (actions/focus.py), the
+crisis lines (actions/crisis.py) and the reply planner that combines them. No Rasa server."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from actions.answering import Question, compose_health_reply, plan_reply
+from actions.crisis import CrisisFileError, crisis_lines, load_crisis_lines
+from actions.focus import focus
+from actions.kinds import ANSWER_INTENTS, INTENTS, KINDS, understand
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def kind(text, ranking=(("ask_link", 0.9),), entities=()):
+    return understand(text, list(ranking), list(entities))
+
+
+# ------------------------------------------------------------------ the one table of intents
+def test_every_intent_of_the_domain_has_one_row_and_a_known_kind():
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text())
+    assert set(domain["intents"]) | {"nlu_fallback"} == set(INTENTS)
+    assert {row.kind for row in INTENTS.values()} <= set(KINDS)
+
+
+def test_the_rules_answer_exactly_the_education_intents_and_decline_exactly_the_advice_ones():
+    rules = yaml.safe_load((ROOT / "data" / "rules.yml").read_text())["rules"]
+
+    def intents_for(action):
+        out = set()
+        for rule in rules:
+            steps = rule["steps"]
+            if steps[-1].get("action") == action:
+                first = steps[0]
+                out |= {s["intent"] for s in first.get("or", [first])}
+        return out
+
+    assert intents_for("action_answer_question") == set(ANSWER_INTENTS) | {"ask_not_covered"}
+    advice = {i for i, row in INTENTS.items() if row.refusal}
+    assert intents_for("action_decline_personal_advice") == advice
+    assert intents_for("action_send_emergency_help") == {"emergency"}
+
+
+def test_the_planner_answers_the_same_intents_the_table_calls_education():
+    from actions import answering
+
+    assert set(answering.ANSWER_INTENTS) == set(ANSWER_INTENTS)
+
+
+# ------------------------------------------------------------------ kinds
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("my chest feels crushed right now", "emergency"),
+        ("she won't wake up", "emergency"),
+        ("my partner hits me", "emergency"),
+        ("how much b12 should i take", "dosing"),
+        ("my b12 came back at 160 pg/ml, is that low?", "diagnosis"),
+        ("can i stop my injections now my levels are normal?", "change_treatment"),
+        ("my sister has coeliac, is that why her b12 keeps dropping?", "education"),
+        ("I hate needles, are tablets an option for people like me?", "education"),
+        ("the nurse mentioned homocysteine, how does it relate to b12?", "education"),
+        ("can b12 deficiency make you dizzy?", "education"),
+        ("how long do b12 injections take to work?", "not_covered"),
+    ],
+)
+def test_the_kind_of_message(text, expected):
+    assert kind(text).kind == expected
+
+
+def test_a_red_flag_question_is_answered_with_the_alert():
+    u = kind("could low b12 give me chest pain?", [("ask_symptoms", 0.8)])
+    assert u.kind == "education" and u.intent == "ask_symptoms" and u.alert
+
+
+def test_diet_hearing_an_emergency_the_matcher_does_not_still_gets_care_when_nothing_is_asked():
+    u = kind("my flatmate is making a weird noise on the floor", [("emergency", 0.9), ("ask_link", 0.01)])
+    assert u.kind == "emergency"
+
+
+def test_a_neighbouring_condition_without_b12_is_off_topic_and_with_a_cure_question_is_answered():
+    assert kind("is lupus hereditary?", entities=["other_condition"]).kind == "off_topic"
+    assert kind("does b12 cure lupus?", [("ask_cure", 0.9)], ["other_condition"]).intent == "ask_cure"
+    related = kind("can b12 help lupus fatigue?", [("ask_symptoms", 0.9)], ["other_condition"])
+    assert related.kind == "not_covered" and related.topic_intent == "ask_symptoms"
+
+
+def test_a_long_b12_question_is_never_taken_for_a_goodbye():
+    u = kind("does taking b12 at night keep you awake?", [("goodbye", 0.6), ("ask_risks", 0.1)])
+    assert u.kind == "not_covered"
+
+
+# ------------------------------------------------------------------ focus
+@pytest.mark.parametrize(
+    "text, question",
+    [
+        ("hey there! what is pernicious anemia? cheers", "what is pernicious anemia?"),
+        ("apologies in advance, but is b12 a cure?", "is b12 a cure?"),
+        ("asking for my dad: why does he need injections?", "why does he need injections?"),
+        ("I got my bloods back. I'm confused. What is homocysteine?", "What is homocysteine?"),
+        ("My sister has coeliac. Is that why her b12 is low?", "My sister has coeliac. Is that why her b12 is low?"),
+        ("hi", "hi"),
+    ],
+)
+def test_the_focus_is_the_sentence_that_asks(text, question):
+    assert focus(text) == question
+
+
+# ------------------------------------------------------------------ crisis lines
+def test_each_region_has_its_numbers_and_the_default_is_the_us():
+    assert "911" in crisis_lines("us").reply(None)
+    assert "999" in crisis_lines("uk").reply("collapse") and "116 123" in crisis_lines("uk").reply("self_harm")
+    assert "1-800-222-1222" in crisis_lines("us").reply("poisoning")
+
+
+def test_an_unknown_region_names_the_file_and_the_key():
+    with pytest.raises(CrisisFileError, match="regions.mars"):
+        load_crisis_lines("mars")
+
+
+def test_a_region_missing_a_number_fails_naming_it(tmp_path):
+    data = yaml.safe_load((ROOT / "knowledge" / "crisis_lines.yml").read_text())
+    del data["regions"]["uk"]["poison"]
+    path = tmp_path / "lines.yml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(CrisisFileError, match=r"regions.uk.*poison"):
+        load_crisis_lines("us", path)
+
+
+# ------------------------------------------------------------------ the reply, from both axes
+def test_a_diagnosis_request_about_pa_gets_the_decline_then_the_pa_passage_then_the_caveat():
+    answer = plan_reply(Question(intent="ask_diagnosis", conditions=["pernicious_anemia"], kind="diagnosis"))
+    messages = compose_health_reply(answer.passages, answer.preface, answer.alert, answer.preface_args)
+    assert messages[0] == {"response": "utter_cannot_diagnose"}
+    assert "parietal cells" in messages[1]["text"]
+    assert messages[-1] == {"response": "utter_caveat"}
+
+
+def test_a_red_flag_question_opens_with_the_alert_and_ends_with_the_caveat():
+    answer = plan_reply(Question(intent="ask_symptoms", kind="education", alert=True))
+    messages = compose_health_reply(answer.passages, answer.preface, answer.alert, answer.preface_args)
+    assert messages[0]["text"].startswith("If this is happening to you now") and "911" in messages[0]["text"]
+    assert "neuropathy" in messages[1]["text"] and messages[-1] == {"response": "utter_caveat"}
+
+
+def test_not_covered_says_so_then_what_the_source_does_say_about_the_topic():
+    answer = plan_reply(Question(intent="ask_not_covered", kind="not_covered", topic_intent="ask_pernicious_anemia"))
+    assert answer.preface == "utter_not_covered_related"
+    assert answer.preface_args == {"about": "pernicious anemia"}
+    assert any("parietal" in p.text for p in answer.passages)
+
+
+def test_not_covered_with_nothing_related_has_nothing_to_quote():
+    assert plan_reply(Question(intent="ask_not_covered", kind="not_covered")) is None
