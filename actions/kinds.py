@@ -214,9 +214,10 @@ def understand(
 
     row = INTENTS.get(predicted, IntentRow("conversation"))
     question = focus_text if focus_text is not None else focus(text)
-    if row.kind == "conversation" and predicted != FALLBACK_INTENT and len(words_of(question)) > 4:
+    not_covered = scope_rules().not_covered(question)
+    if row.kind == "conversation" and len(words_of(question)) >= 3 and in_scope_words(question):
         # "does taking b12 at night keep you awake?" is not a goodbye: a B12 question it is
-        if in_scope_words(question):
+        if predicted != FALLBACK_INTENT or not_covered:
             predicted = topic_intent or "ask_not_covered"
             row = INTENTS[predicted]
     if row.kind in PERSONAL_ADVICE:
@@ -231,7 +232,10 @@ def understand(
     if neighbouring and not in_scope_words(text) and not {"condition", "route"} & set(entity_types):
         return Understanding("off_topic", "out_of_scope", emergency=signal)
     if row.kind == "education":
-        if (neighbouring and predicted not in GENERAL_INTENTS) or scope_rules().not_covered(question):
+        # A red flag the matcher found, asked about: the source names none of them ("can low b12
+        # cause palpitations?"), so it says so, then what it does say, with the alert line first.
+        red_flag = signal is not None and signal.category != "general"
+        if red_flag or not_covered or (neighbouring and predicted not in GENERAL_INTENTS):
             return Understanding("not_covered", "ask_not_covered", predicted, signal)
         return Understanding("education", predicted, predicted, signal)
     if row.kind == "not_covered":

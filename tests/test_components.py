@@ -38,7 +38,7 @@ def test_an_empty_message_is_a_conversation_that_asks_to_clarify():
 
 def test_a_question_about_a_red_flag_keeps_its_answer_and_carries_the_alert():
     [m] = SafetyOverride().process([message("can low b12 cause chest pain?", intent="ask_symptoms")])
-    assert m.get("intent")["name"] == "ask_symptoms" and m.get("message_kind") == "education"
+    assert m.get("intent")["name"] == "ask_not_covered" and m.get("topic_intent") == "ask_symptoms"
     assert m.get("emergency_category") == "chest_pain" and m.get("emergency_reported") is False
 
 

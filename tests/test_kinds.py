@@ -62,7 +62,8 @@ def test_the_planner_answers_the_same_intents_the_table_calls_education():
         ("my sister has coeliac, is that why her b12 keeps dropping?", "education"),
         ("I hate needles, are tablets an option for people like me?", "education"),
         ("the nurse mentioned homocysteine, how does it relate to b12?", "education"),
-        ("can b12 deficiency make you dizzy?", "education"),
+        ("can b12 deficiency make you dizzy?", "not_covered"),  # the source names no dizziness
+        ("can low b12 cause numbness in my feet?", "education"),
         ("how long do b12 injections take to work?", "not_covered"),
     ],
 )
@@ -72,7 +73,8 @@ def test_the_kind_of_message(text, expected):
 
 def test_a_red_flag_question_is_answered_with_the_alert():
     u = kind("could low b12 give me chest pain?", [("ask_symptoms", 0.8)])
-    assert u.kind == "education" and u.intent == "ask_symptoms" and u.alert
+    # the source names no chest pain: it says so, then what it says about symptoms, alert first
+    assert u.kind == "not_covered" and u.topic_intent == "ask_symptoms" and u.alert
 
 
 def test_diet_hearing_an_emergency_the_matcher_does_not_still_gets_care_when_nothing_is_asked():
