@@ -184,3 +184,13 @@ def skip_unless_selected(request, marker: str) -> None:
 
     if marker not in (request.config.getoption("markexpr") or ""):
         pytest.skip(f"boots its own servers: run with -m {marker}")
+
+
+def missing(reason: str) -> None:
+    """Skip a test whose browser, package or ../shared is missing; in CI (CI=true) fail instead,
+    so nothing is skipped silently there."""
+    import pytest
+
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: a missing dependency fails the run)")
+    pytest.skip(reason)
