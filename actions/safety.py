@@ -57,11 +57,18 @@ class PatternError(ValueError):
     """The emergency pattern file is malformed."""
 
 
+_CONTRACTIONS = {"ll": "will", "d": "would", "re": "are", "ve": "have"}
+_CONTRACTION = re.compile("\\b(he|she|they|i|you|we|it)[" + APOSTROPHES + "](ll|d|re|ve)\\b")
+_YEAR = re.compile(r"^(19|20)[0-9][0-9]$")
+
+
 def normalise_text(text: str) -> str:
-    """Lower case, every apostrophe variant removed, "OD'd" spelled out."""
+    """Lower case, contractions spelled out (he'll -> he will, never "hell"), every apostrophe
+    variant removed (can't -> cant), "OD'd" spelled out."""
     text = text.lower()
     for variant in APOSTROPHES:
         text = text.replace("od" + variant + "d", " overdosed ").replace("od" + variant + "ed", " overdosed ")
+    text = _CONTRACTION.sub(lambda m: f"{m.group(1)} {_CONTRACTIONS[m.group(2)]}", text)
     return text.translate(_APOSTROPHE_TABLE)
 
 
@@ -186,8 +193,8 @@ class EmergencyMatcher:
             return False
         if s & self.immediacy:
             return False
-        if s & self.past:
-            return True  # "years ago my dad had a fit, before anyone knew he had PA"
+        if s & self.past or any(_YEAR.match(w) for w in sentence):
+            return True  # "years ago my dad had a fit", "her stroke in 2019", "nearly passed out"
         if message["now"] or not message["topical"]:
             return False
         if category == "self_harm" and s & PERSON:
