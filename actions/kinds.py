@@ -103,6 +103,14 @@ MIN_TOPIC_CONFIDENCE = 0.05
 DIET_ADVICE_OVERRULED = 0.25
 RED_FLAG_OVER_DIET = 0.5  # below this confidence in its topic, an asked-about red flag decides it
 DIET_ALERT = 0.15  # DIET's confidence in "emergency" as runner-up that adds the alert line
+# Words of an emergency: DIET alone hearing one, with no question asked, is believed.
+ALARM_WORDS = frozenset(
+    {"pain", "pains", "hurts", "hurting", "breathe", "breathing", "breath", "swelling", "swollen", "throat",
+     "suicidal", "suicide", "overdose", "overdosed", "unconscious", "unresponsive", "collapsed", "bleeding", "blood",
+     "stroke", "seizure", "fit", "fainted", "choking", "kill", "die", "dying", "dead", "ambulance", "emergency",
+     "gasping", "crushing", "responding", "convulsing", "shaking", "vomit", "vomiting", "poison", "hit", "hurt",
+     "scared", "attack", "heart", "chest", "floor", "wake", "knife", "help", "urgent", "911", "999", "112"}
+)  # fmt: skip
 SCOPE_WORDS = frozenset(
     {"b12", "b", "cobalamin", "methylcobalamin", "hydroxocobalamin", "cyanocobalamin", "vitamin",
      "pernicious", "intrinsic", "parietal", "homocysteine"}
@@ -191,14 +199,21 @@ def understand(
         if signal is None:
             # DIET hears an emergency that the matcher does not: answer a question if there is
             # any answer, saying first what to do if it is happening now; else treat it as one.
-            topic_intent = topic_intent or _best_answer_intent(ranking, minimum=0.0)
-            if topic_intent is None or not (asks_anything(text) and in_scope_words(text)):
+            # With no question and no alarm word at all ("ms relapse vs pseudo relapse"), DIET's
+            # next guess stands.
+            any_topic = topic_intent or _best_answer_intent(ranking, minimum=0.0)
+            if any_topic is not None and asks_anything(text) and in_scope_words(text):
+                signal, topic_intent = EmergencySignal("general", reported=False), any_topic
+                predicted = topic_intent
+            elif set(words_of(text)) & ALARM_WORDS or any_topic is None:
                 return Understanding("emergency", "emergency", emergency=EmergencySignal("general", reported=True))
-            signal = EmergencySignal("general", reported=False)
+            else:
+                ranking = [r for r in ranking if r[0] != "emergency"]
+                topic_intent = _best_answer_intent(ranking)
+                predicted = ranking[0][0] if ranking else FALLBACK_INTENT
         else:
             # the matcher says it is asked about: DIET's runner-up topic is noise here
-            topic_intent = RED_FLAG_TOPICS.get(signal.category, "ask_symptoms")
-        predicted = topic_intent
+            topic_intent = predicted = RED_FLAG_TOPICS.get(signal.category, "ask_symptoms")
     elif signal is None and any(n == "emergency" and c >= DIET_ALERT for n, c in ranking[1:3]):
         signal = EmergencySignal("general", reported=False)  # DIET half hears one: say the line too
     if signal is not None and (topic_intent is None or _confidence(ranking, predicted) < RED_FLAG_OVER_DIET):

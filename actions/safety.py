@@ -336,7 +336,7 @@ def is_emergency(text: str | None) -> bool:
 # ----------------------------------------------------------------------------------------------
 # Personal advice: requests for a personal dose, a diagnosis or reading of one's own results, or
 # a change of one's own treatment. Token scans, each one pass over the words (no backtracking).
-PERSON = frozenset({"i", "we", "me", "my", "im", "ive", "id"})
+PERSON = frozenset({"i", "we", "me", "my", "mine", "im", "ive", "id", "myself"})
 RELATIVE = frozenset(
     {"mum", "mom", "mother", "dad", "father", "son", "daughter", "wife", "husband", "partner", "child",
      "kid", "baby", "nan", "gran", "grandma", "grandad", "grandpa", "sister", "brother", "friend", "she", "he"}
@@ -400,11 +400,16 @@ _DIAGNOSIS_PHRASES = (
     ("is", "that", "low"), ("is", "this", "low"), ("is", "that", "bad"), ("is", "this", "bad"),
     ("is", "that", "normal"), ("is", "this", "normal"), ("is", "that", "high"), ("is", "it", "low"),
     ("read", "my"), ("interpret", "my"), ("explain", "my", "results"), ("is", "her", "level"),
-    ("is", "his", "level"), ("is", "his", "b12"), ("is", "her", "b12"),
+    ("is", "his", "level"), ("is", "his", "b12"), ("is", "her", "b12"), ("is", "mine"),
 )  # fmt: skip
 _HAVE_CONDITION = (("do", "i", "have"), ("could", "i", "have"), ("might", "i", "have"), ("can", "i", "have"),
                    ("have", "i", "got"), ("do", "i", "have", "a"), ("am", "i"), ("could", "this", "be"),
                    ("could", "it", "be"), ("is", "it"), ("sounds", "like"))  # fmt: skip
+
+
+# "is it my b12?", "is that her thyroid?": a judgement on someone's own body
+_WHOSE = (("is", "it", "my"), ("is", "that", "my"), ("is", "that", "her"), ("is", "that", "his"), ("is", "this", "my"),
+          ("is", "it", "her"), ("is", "it", "his"))  # fmt: skip
 
 
 def _dosing(words: Sequence[str]) -> bool:
@@ -437,6 +442,10 @@ def _diagnosis(words: Sequence[str]) -> bool:
     if _has_phrase(words, _DIAGNOSIS_PHRASES):
         return True
     for i in range(len(words)):
+        for p in _WHOSE:
+            if words[i] == p[0] and tuple(words[i : i + 3]) == p:
+                if _find(words, _LAB_WORDS | _CONDITION_WORDS | {"thyroid"}, i + 3, i + 6) >= 0:
+                    return True
         for p in _HAVE_CONDITION:
             if words[i] == p[0] and tuple(words[i : i + len(p)]) == p:
                 if _find(words, _CONDITION_WORDS, i + len(p), i + len(p) + 4) >= 0:
@@ -468,6 +477,12 @@ def _change_treatment(words: Sequence[str]) -> bool:
                 and _find(words, PERSON) >= 0
             ):
                 return True
+        if w in ("tempted", "thinking", "planning", "considering", "want", "wanting", "ditching", "ditch"):
+            # "i'm tempted to stop my injections", "thinking of ditching my levothyroxine"
+            changing = _CHANGE | {"stopping", "quitting", "coming", "skipping", "switching", "ditching", "dropping"}
+            if w.startswith("ditch") or _find(words, changing, i + 1, i + 4) >= 0:
+                if _find(words, PERSON, max(0, i - 3), i) >= 0 or _find(words, {"my"}, i + 1, i + 6) >= 0:
+                    return True
     return False
 
 

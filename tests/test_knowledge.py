@@ -5,8 +5,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from tests.ops_helpers import missing
 import yaml
 
 from actions.knowledge import (
@@ -22,6 +20,7 @@ from actions.knowledge import (
     parse_table,
     source_sentences,
 )
+from tests.ops_helpers import missing
 
 SHARED_SOURCE = Path(__file__).resolve().parents[2] / "shared" / "source" / "b12-autoimmunity.txt"
 DOSE = re.compile(r"\d[\d,.]*\s*(mcg|µg|ug|mg|micrograms?|milligrams?|iu)\b", re.I)
