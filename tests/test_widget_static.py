@@ -37,3 +37,14 @@ def test_demo_page_embeds_the_widget_with_one_script_tag():
     tag = scripts[0]
     assert 'src="widget.js"' in tag and 'data-server="http://localhost:5005"' in tag and " defer" in tag
     assert not re.search(r"(?:src|href)=\"(?:https?:)?//", html), "the demo page loads nothing from outside"
+
+
+def test_every_emergency_message_starts_the_way_the_widget_styles_it():
+    import re
+
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent
+    prefix = re.search(r'const EMERGENCY_PREFIX = "([^"]+)"', (root / "web" / "widget.js").read_text()).group(1)
+    messages = yaml.safe_load((root / "knowledge" / "crisis_lines.yml").read_text())["messages"]
+    assert all(text.startswith(prefix) for text in messages.values()), messages
