@@ -141,21 +141,28 @@ class ScopeRules:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as e:
             raise PatternError(f"{path}: cannot read: {e}") from e
-        lines = data.get("not_covered") if isinstance(data, dict) else None
-        if not isinstance(lines, list) or not lines:
-            raise PatternError(f"{path}: 'not_covered' must be a non-empty list of patterns")
         self.vocab = Vocab()
         self.matcher = Matcher(self.vocab)
-        try:
-            self.matcher.add("not_covered", [p for line in lines for p in line_patterns(str(line))])
-        except PatternError as e:
-            raise PatternError(f"{path}: 'not_covered': {e}") from e
+        for key in ("not_covered", "other_care"):
+            lines = data.get(key) if isinstance(data, dict) else None
+            if not isinstance(lines, list) or not lines:
+                raise PatternError(f"{path}: '{key}' must be a non-empty list of patterns")
+            try:
+                self.matcher.add(key, [p for line in lines for p in line_patterns(str(line))])
+            except PatternError as e:
+                raise PatternError(f"{path}: '{key}': {e}") from e
 
-    def not_covered(self, text: str) -> bool:
+    def _found(self, text: str) -> set:
         from spacy.tokens import Doc
 
         words = read_numbers(words_of(text))
-        return bool(words) and bool(self.matcher(Doc(self.vocab, words=words)))
+        return {self.vocab.strings[m[0]] for m in self.matcher(Doc(self.vocab, words=words))} if words else set()
+
+    def not_covered(self, text: str) -> bool:
+        return bool(self._found(text))
+
+    def other_care(self, text: str) -> bool:
+        return "other_care" in self._found(text)
 
 
 @lru_cache(maxsize=1)
@@ -244,7 +251,9 @@ def understand(
         row = INTENTS[predicted]
 
     neighbouring = "other_condition" in entity_types
-    if neighbouring and not in_scope_words(text) and not {"condition", "route"} & set(entity_types):
+    other_care = scope_rules().other_care(question)
+    if (neighbouring or other_care) and not in_scope_words(text) and "route" not in entity_types:
+        # "is lupus hereditary?", "crohn's infliximab side effects": not B12, so not ours
         return Understanding("off_topic", "out_of_scope", emergency=signal)
     if row.kind == "education":
         # A red flag the matcher found, asked about: the source names none of them ("can low b12
