@@ -97,11 +97,22 @@ def read_numbers(words: Sequence[str]) -> List[str]:
     return out
 
 
+_DOSE_UNITS = frozenset({"mcg", "ug", "mg", "micrograms", "microgram", "milligrams", "iu", "ml", "units", "g"})
+_GLUED = re.compile(r"(?<=[0-9])(?=[a-z])|(?<=[a-z])(?=[0-9])")  # "3yo" -> "3 yo", "1000mcg" -> "1000 mcg"
+
+
+def _dose_amounts(words: List[str]) -> List[str]:
+    """A number with a dose unit is an amount, not a count of pills: "1000 mcg" -> "dose mcg"."""
+    return [
+        "dose" if w.isdigit() and i + 1 < len(words) and words[i + 1] in _DOSE_UNITS else w for i, w in enumerate(words)
+    ]
+
+
 def sentences_of(text: str) -> List[List[str]]:
     """The message's sentences, each as normalised words (number words read as digits)."""
     out = []
     for part in _SENTENCE_END.split(normalise_text(text)):
-        words = read_numbers(_WORD.findall(part))
+        words = _dose_amounts(read_numbers(_WORD.findall(_GLUED.sub(" ", part))))
         if words:
             out.append(words)
     return out
@@ -180,7 +191,13 @@ class EmergencyMatcher:
         return folded
 
     def _asked_about(
-        self, category: str, words: Sequence[str], sentence: Sequence[str], start: int, message: Dict[str, bool]
+        self,
+        category: str,
+        words: Sequence[str],
+        sentence: Sequence[str],
+        start: int,
+        end: int,
+        message: Dict[str, bool],
     ) -> bool:
         """Whether the match at words[start] is asked about rather than reported."""
         if category in self.always_reported:
@@ -188,7 +205,7 @@ class EmergencyMatcher:
         s = set(sentence)
         asking = sentence[0] in self.asking or bool(s & {"wonder", "wondering", "whether"})
         # "i cant breathe", "she isnt breathing", "he is having a fit": a state now, unless asked
-        before = set(words[max(0, start - 2) : start + 1])
+        before = set(words[max(0, start - 2) : end])
         if not asking and (before & _STATE_NOW):
             return False
         if s & self.immediacy:
@@ -223,9 +240,9 @@ class EmergencyMatcher:
             "question": is_question(text) or any(s[0] in self.asking for s in sentences),
         }
         asked: str | None = None
-        for match_id, start, _end in sorted(matches, key=lambda m: m[1]):
+        for match_id, start, end in sorted(matches, key=lambda m: m[1]):
             category = self.vocab.strings[match_id]
-            if not self._asked_about(category, words, sentences[sentence_of[start]], start, message):
+            if not self._asked_about(category, words, sentences[sentence_of[start]], start, end, message):
                 return EmergencySignal(category, reported=True)
             asked = asked or category
         return EmergencySignal(asked, reported=False) if asked else None
