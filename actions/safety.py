@@ -28,6 +28,7 @@ GAP_WORDS = 3
 TYPO_CUTOFF = 0.85
 MIN_TYPO_LENGTH = 5
 MAX_WORD_LENGTH = 20
+MAX_FOLDS = 300  # typo folds per message
 
 # Every apostrophe a keyboard, phone or word processor produces: removed (can't -> cant).
 APOSTROPHES = "'\u2019\u2018\u02bc\u0060\u00b4\u2032\uff07\u201b"
@@ -49,6 +50,13 @@ _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "si
 _STATE_NOW = frozenset({"cant", "cannot", "couldnt", "isnt", "wont", "arent", "not", "is", "am", "im", "are", "keeps"})
 
 
+# A question inside a run-on sentence: "...and coeliac last year is that a real thing"
+_ASKING_PAIRS = frozenset(
+    {("is", "that"), ("is", "it"), ("is", "this"), ("is", "there"), ("can", "low"), ("can", "b12"), ("does", "b12"),
+     ("does", "low"), ("could", "it"), ("could", "this"), ("why", "do"), ("why", "does"), ("why", "is"),
+     ("how", "do"), ("how", "does"), ("what", "is"), ("is", "b12"), ("is", "low"), ("are", "b12"), ("can", "a"),
+     ("can", "you"), ("does", "a"), ("is", "fainting"), ("do", "people"), ("does", "that"), ("can", "it")}
+)  # fmt: skip
 _WEAK_NOW = frozenset({"now", "just", "currently", "atm", "happening", "please", "pls", "plz"})
 _EVENT_WORDS = frozenset({"after", "since", "the", "up", "got", "had", "just", "from", "this", "today", "again"})
 
@@ -174,6 +182,7 @@ class EmergencyMatcher:
     vocab: Any
     terms: Tuple[str, ...]
     typos: Dict[str, str]
+    buckets: Dict[str, Tuple[str, ...]]
     known_words: FrozenSet[str] | Any
     always_reported: FrozenSet[str]
     immediacy: FrozenSet[str]
@@ -183,11 +192,15 @@ class EmergencyMatcher:
 
     def fold_typos(self, words: Iterable[str]) -> List[str]:
         folded: List[str] = []
+        attempts = 0
         for w in words:
             if w in self.typos:
                 folded += self.typos[w].split()  # may be several words: wanna -> want to
                 continue
-            folded.append(_fold(w, self.terms, self.known_words))
+            if attempts < MAX_FOLDS and _foldable(w, self.known_words):
+                attempts += 1  # bounded per message: a 10,000-character message of nonsense stays fast
+                w = _fold_cached(w, self.buckets.get(w[0], ()))
+            folded.append(w)
         return folded
 
     def _asked_about(
@@ -208,11 +221,11 @@ class EmergencyMatcher:
         before = set(words[max(0, start - 2) : end])
         if not asking and (before & _STATE_NOW):
             return False
-        if s & self.immediacy:
+        if s & (self.immediacy - _WEAK_NOW):
             return False
         if s & self.past or any(_YEAR.match(w) for w in sentence):
             return True  # "years ago my dad had a fit", "her stroke in 2019", "nearly passed out"
-        if message["now"] or not message["topical"]:
+        if s & self.immediacy or message["now"] or not message["topical"]:
             return False
         if category == "self_harm" and s & PERSON:
             return False  # "i want to die?" is a report however it ends
@@ -237,7 +250,9 @@ class EmergencyMatcher:
             # "can b12 cause chest pain? mine started an hour ago" (not "my levels are fine now")
             "now": bool(every & self.immediacy - _WEAK_NOW),
             "topical": bool(every & self.topical),
-            "question": is_question(text) or any(s[0] in self.asking for s in sentences),
+            "question": is_question(text)
+            or any(s[0] in self.asking for s in sentences)
+            or any(pair in _ASKING_PAIRS for pair in zip(words, words[1:])),
         }
         asked: str | None = None
         for match_id, start, end in sorted(matches, key=lambda m: m[1]):
@@ -252,18 +267,36 @@ class EmergencyMatcher:
         return signal.category if signal and signal.reported else None
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=8192)
 def _fold_cached(word: str, terms: Tuple[str, ...]) -> str:
-    # Same first letter and near-equal spelling, so "checking" never becomes "choking".
-    close = difflib.get_close_matches(word, terms, n=3, cutoff=TYPO_CUTOFF)
-    return next((c for c in close if c[0] == word[0] and abs(len(c) - len(word)) <= 2), word)
+    # `terms` share the word's first letter; near-equal spelling, so "checking" never becomes "choking".
+    near = [t for t in terms if abs(len(t) - len(word)) <= 2]
+    for t in near:  # two neighbouring letters swapped: "haivng" -> "having"
+        if len(t) == len(word):
+            diff = [i for i in range(len(t)) if t[i] != word[i]]
+            if (
+                len(diff) == 2
+                and diff[1] == diff[0] + 1
+                and t[diff[0]] == word[diff[1]]
+                and t[diff[1]] == word[diff[0]]
+            ):
+                return t
+    close = difflib.get_close_matches(word, near, n=1, cutoff=TYPO_CUTOFF)
+    return close[0] if close else word
 
 
-def _fold(word: str, terms: Tuple[str, ...], known_words: Any) -> str:
-    """A misspelt word folds onto the nearest alarm term; a real English word never does."""
-    if len(word) < MIN_TYPO_LENGTH or len(word) > MAX_WORD_LENGTH or word in terms or word in known_words:
-        return word
-    return _fold_cached(word, terms)
+def _foldable(word: str, known_words: Any) -> bool:
+    """A misspelt word may fold onto an alarm word; a real English word never does."""
+    return MIN_TYPO_LENGTH <= len(word) <= MAX_WORD_LENGTH and word.isalpha() and word not in known_words
+
+
+def pattern_words(lines: Iterable[str]) -> List[str]:
+    """Every literal word the pattern lines name (not prefixes, gaps or numbers)."""
+    out = []
+    for line in lines:
+        for slot in line.replace("<>", " ").split():
+            out += [a for a in slot.split("|") if a.isalpha()]
+    return out
 
 
 def english_words() -> Any:
@@ -317,10 +350,25 @@ def load_matcher(path: Path = PATTERNS_FILE, known_words: Any = None) -> Emergen
     unknown = [c for c in always if c not in data["categories"]]
     if not isinstance(always, list) or unknown:
         raise PatternError(f"{path}: 'always_reported' names unknown categories {unknown}")
+    # Typos fold onto the listed terms and onto every word a pattern names ("answeirng").
+    vocabulary = sorted(
+        {
+            *terms,
+            *(
+                w
+                for w in pattern_words(str(x) for v in data["categories"].values() for x in v)
+                if len(w) >= MIN_TYPO_LENGTH
+            ),
+        }
+    )
+    buckets: Dict[str, List[str]] = {}
+    for w in vocabulary:
+        buckets.setdefault(w[0], []).append(w)
     return EmergencyMatcher(
         matcher=matcher,
         vocab=vocab,
-        terms=tuple(terms),
+        terms=tuple(vocabulary),
+        buckets={k: tuple(v) for k, v in buckets.items()},
         typos={str(k): v for k, v in typos.items()},
         known_words=english_words() if known_words is None else known_words,
         always_reported=frozenset(always),
