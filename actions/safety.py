@@ -47,7 +47,9 @@ _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "si
 
 
 # Words just before an alarm word that make it a state now: "i cant breathe", "he is fitting".
-_STATE_NOW = frozenset({"cant", "cannot", "couldnt", "isnt", "wont", "arent", "not", "is", "am", "im", "are", "keeps"})
+_STATE_NOW = frozenset(
+    {"cant", "cannot", "couldnt", "isnt", "wont", "arent", "not", "is", "am", "im", "are", "keeps", "having"}
+)
 
 
 # A question inside a run-on sentence: "...and coeliac last year is that a real thing"
@@ -177,6 +179,81 @@ class EmergencySignal:
 
 
 @dataclass(frozen=True)
+class UrgencyGroup:
+    name: str
+    weight: int
+    category: str | None
+    words: FrozenSet[str]
+    phrases: Tuple[Tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class Urgency:
+    """Words of now, danger and means, weighted (knowledge/emergency_patterns.yml: urgency)."""
+
+    threshold: int
+    groups: Tuple[UrgencyGroup, ...]  # in priority order, `now` first
+    by_first: Dict[str, Tuple[Tuple[str, Tuple[str, ...]], ...]]  # first word -> (group, phrase)
+
+    def score(self, words: Sequence[str]) -> Tuple[int, str | None, int, bool]:
+        """(score, category, index of its first word, whether a word of now is there). One pass."""
+        hits: Dict[str, set] = {g.name: set() for g in self.groups}
+        first: Dict[str, int] = {}
+        for i, w in enumerate(words):
+            for g in self.groups:
+                if w in g.words:
+                    hits[g.name].add(w)
+                    first.setdefault(g.name, i)
+            for name, phrase in self.by_first.get(w, ()):
+                if tuple(words[i : i + len(phrase)]) == phrase:
+                    hits[name].add(phrase)
+                    first.setdefault(name, i)
+        total, best, best_score = 0, None, 0
+        for g in self.groups:
+            part = g.weight * min(2, len(hits[g.name]))
+            total += part
+            if g.category and part > best_score:
+                best, best_score = g, part
+        if best is None:
+            return total, None, 0, bool(hits["now"])
+        return total, best.category, first[best.name], bool(hits["now"])
+
+
+def _load_urgency(data: Any, categories: Sequence[str], path: Path) -> Urgency | None:
+    if data is None:
+        return None
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("threshold"), int)
+        or not isinstance(data.get("groups"), dict)
+    ):
+        raise PatternError(f"{path}: 'urgency' needs an integer 'threshold' and 'groups'")
+    if "now" not in data["groups"]:
+        raise PatternError(f"{path}: 'urgency.groups.now' is missing")
+    order = ["now", *[g for g in data.get("priority", []) if g != "now"]]
+    order += [g for g in data["groups"] if g not in order]
+    groups = []
+    for name in order:
+        raw = data["groups"].get(name)
+        where = f"urgency.groups.{name}"
+        if not isinstance(raw, dict) or not isinstance(raw.get("weight"), int):
+            raise PatternError(f"{path}: '{where}' needs an integer 'weight'")
+        category = raw.get("category")
+        if category is not None and category not in categories:
+            raise PatternError(f"{path}: '{where}.category' names an unknown category {category!r}")
+        words = [str(w) for w in raw.get("words", [])]
+        phrases = [tuple(words_of(str(p))) for p in raw.get("phrases", [])]
+        if not all(_WORD.fullmatch(w) for w in words) or not all(phrases):
+            raise PatternError(f"{path}: '{where}' words must be lower-case words")
+        groups.append(UrgencyGroup(name, raw["weight"], category, frozenset(words), tuple(phrases)))
+    by_first: Dict[str, List[Tuple[str, Tuple[str, ...]]]] = {}
+    for g in groups:
+        for phrase in g.phrases:
+            by_first.setdefault(phrase[0], []).append((g.name, phrase))
+    return Urgency(data["threshold"], tuple(groups), {k: tuple(v) for k, v in by_first.items()})
+
+
+@dataclass(frozen=True)
 class EmergencyMatcher:
     matcher: Any
     vocab: Any
@@ -185,6 +262,7 @@ class EmergencyMatcher:
     buckets: Dict[str, Tuple[str, ...]]
     known_words: FrozenSet[str] | Any
     always_reported: FrozenSet[str]
+    urgency: Urgency | None
     immediacy: FrozenSet[str]
     asking: FrozenSet[str]
     topical: FrozenSet[str]
@@ -218,7 +296,7 @@ class EmergencyMatcher:
         s = set(sentence)
         asking = sentence[0] in self.asking or bool(s & {"wonder", "wondering", "whether"})
         # "i cant breathe", "she isnt breathing", "he is having a fit": a state now, unless asked
-        before = set(words[max(0, start - 2) : end])
+        before = set(words[max(0, start - 1) : end])
         if not asking and (before & _STATE_NOW):
             return False
         if s & (self.immediacy - _WEAK_NOW):
@@ -242,10 +320,22 @@ class EmergencyMatcher:
         sentence_of: List[int] = []
         for i, s in enumerate(sentences):
             sentence_of += [i] * len(s)
-        matches = self.matcher(Doc(self.vocab, words=words))
+        matches = list(self.matcher(Doc(self.vocab, words=words)))
+        every = set(words)
+        if self.urgency is not None:
+            score, category, at, now = self.urgency.score(words)
+            if category and (score >= self.urgency.threshold + (0 if now else 2)):
+                # a question about B12 with no strong word of now, or a story of the past, is asked
+                strong_now = every & (self.immediacy - _WEAK_NOW)
+                asked = bool(every & self.past) or (
+                    not strong_now
+                    and bool(every & self.topical)
+                    and (is_question(text) or sentences[0][0] in self.asking)
+                )
+                if not matches:
+                    return EmergencySignal(category, reported=not asked)
         if not matches:
             return None
-        every = set(words)
         message = {
             # "can b12 cause chest pain? mine started an hour ago" (not "my levels are fine now")
             "now": bool(every & self.immediacy - _WEAK_NOW),
@@ -372,6 +462,7 @@ def load_matcher(path: Path = PATTERNS_FILE, known_words: Any = None) -> Emergen
         typos={str(k): v for k, v in typos.items()},
         known_words=english_words() if known_words is None else known_words,
         always_reported=frozenset(always),
+        urgency=_load_urgency(data.get("urgency"), list(data["categories"]), path),
         **sets,
     )
 
