@@ -13,7 +13,4 @@ if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
 fi
 echo "Installing Debian packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-# apt checks signatures as the _apt user, in $TMPDIR: where /tmp is not world-writable (seen on
-# one machine here: drwx------), it fails with "Couldn't create temporary file"; use /var/tmp.
-[ -w /tmp ] && [ "$(stat -c %a /tmp)" = 1777 ] || export TMPDIR=/var/tmp
 apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

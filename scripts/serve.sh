@@ -77,7 +77,8 @@ start() {
     local endpoints="$RUN_DIR/endpoints.yml" api=()
     "$VENV/bin/python" scripts/store_config.py endpoints >"$endpoints"
     if [ -z "${DB_HOST:-}" ]; then # SQLite: conversations are private data, keep them owner-only
-      mkdir -p "$(dirname "$TRACKER_DB")" && chmod 700 "$(dirname "$TRACKER_DB")"
+      # a folder it creates is private; an existing one (TRACKER_DB=/tmp/x.db) is left as it is
+      db_dir=$(dirname "$TRACKER_DB"); [ -d "$db_dir" ] || { mkdir -p "$db_dir" && chmod 700 "$db_dir"; }
     fi
     if [ "${ENABLE_API:-0}" = 1 ]; then
       [ -n "${RASA_API_TOKEN:-}" ] || { echo "ENABLE_API=1 needs RASA_API_TOKEN (the HTTP API is never open)." >&2; exit 1; }
