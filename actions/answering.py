@@ -81,6 +81,7 @@ CONDITION_TREATMENT: Dict[str, str] = {
     "celiac": "treatment_mild",
     "crohns": "treatment_mild",
 }
+_CONDITION_INTENTS = {topic: intent for intent, topic in TOPIC_INTENTS.items()}
 # Topics a vague "how does that relate to autoimmunity?" can refer back to.
 LINKED_TOPICS = ("homocysteine", "immune_function", *CONDITION_TOPICS.values())
 # The features that describe what a route is for, asked first then the other two.
@@ -213,6 +214,9 @@ def plan_answer(q: Question, kb: Knowledge | None = None) -> Answer:
     if feature is None:
         if not target_routes:
             return Answer("treatment_route", kb.answer("treatment_route"), slots={"topic": "treatment_route"})
+        if conditions and routes:
+            # "why are injections used for pernicious anemia?": the condition, then its treatment
+            return plan_answer(replace(q, intent=_CONDITION_INTENTS[CONDITION_TOPICS[conditions[0]]]), kb)
         route = target_routes[0]
         return Answer(
             f"route:{route}",
@@ -223,7 +227,11 @@ def plan_answer(q: Question, kb: Knowledge | None = None) -> Answer:
     if len(target_routes) == 1:
         slots["route"] = target_routes[0]
     passages = _feature_answer(kb, feature, target_routes)
-    if conditions and not routes:
+    if conditions and len(routes) == 1 and feature in PURPOSE_FEATURES:
+        # "why are injections used for pernicious anemia?": the cell, then that condition's treatment
+        treatment = kb.answer(CONDITION_TREATMENT.get(conditions[0], "treatment_route"))
+        passages = [passages[0], *treatment][:MAX_PASSAGES]
+    elif conditions and not routes:
         # "my daughter has crohns, does that change how she absorbs b12?": the condition first
         passages = [kb.answer(CONDITION_TOPICS[conditions[0]])[0], *passages][:MAX_PASSAGES]
     return Answer(f"feature:{feature}", passages, slots=slots)

@@ -103,6 +103,8 @@ MIN_TOPIC_CONFIDENCE = 0.05
 DIET_ADVICE_OVERRULED = 0.25
 RED_FLAG_OVER_DIET = 0.5  # below this confidence in its topic, an asked-about red flag decides it
 DIET_ALERT = 0.15  # DIET's confidence in "emergency" as runner-up that adds the alert line
+DIET_SURE = 0.9  # DIET this sure of an emergency is believed even with no alarm word
+MIN_NEXT_GUESS = 0.1  # a runner-up below this is no guess at all
 # Words of an emergency: DIET alone hearing one, with no question asked, is believed.
 ALARM_WORDS = frozenset(
     {"pain", "pains", "hurts", "hurting", "breathe", "breathing", "breath", "swelling", "swollen", "throat",
@@ -212,7 +214,13 @@ def understand(
             if any_topic is not None and asks_anything(text) and in_scope_words(text):
                 signal, topic_intent = EmergencySignal("general", reported=False), any_topic
                 predicted = topic_intent
-            elif set(words_of(text)) & ALARM_WORDS or any_topic is None:
+            elif (
+                set(words_of(text)) & ALARM_WORDS
+                or any_topic is None
+                or ranking[0][1] >= DIET_SURE
+                or len(ranking) < 2
+                or ranking[1][1] < MIN_NEXT_GUESS
+            ):
                 return Understanding("emergency", "emergency", emergency=EmergencySignal("general", reported=True))
             else:
                 ranking = [r for r in ranking if r[0] != "emergency"]

@@ -70,6 +70,7 @@ class PatternError(ValueError):
 _CONTRACTIONS = {"ll": "will", "d": "would", "re": "are", "ve": "have"}
 _CONTRACTION = re.compile("\\b(he|she|they|i|you|we|it)[" + APOSTROPHES + "](ll|d|re|ve)\\b")
 _YEAR = re.compile(r"^(19|20)[0-9][0-9]$")
+_POSSESSIVE = re.compile("(?<=[a-z])[" + APOSTROPHES + "]s\\b")
 
 
 def normalise_text(text: str) -> str:
@@ -79,6 +80,7 @@ def normalise_text(text: str) -> str:
     for variant in APOSTROPHES:
         text = text.replace("od" + variant + "d", " overdosed ").replace("od" + variant + "ed", " overdosed ")
     text = _CONTRACTION.sub(lambda m: f"{m.group(1)} {_CONTRACTIONS[m.group(2)]}", text)
+    text = _POSSESSIVE.sub("", text)  # "my littlie's had a go", "she's not breathing": the 's goes
     return text.translate(_APOSTROPHE_TABLE)
 
 
@@ -324,7 +326,8 @@ class EmergencyMatcher:
         every = set(words)
         if self.urgency is not None:
             score, category, at, now = self.urgency.score(words)
-            if category and (score >= self.urgency.threshold + (0 if now else 2)):
+            urgent = now or category in ("violence", "self_harm")
+            if category and (score >= self.urgency.threshold + (0 if urgent else 2)):
                 # a question about B12 with no strong word of now, or a story of the past, is asked
                 strong_now = every & (self.immediacy - _WEAK_NOW)
                 asked = bool(every & self.past) or (
