@@ -231,7 +231,11 @@ def understand(
             topic_intent = predicted = RED_FLAG_TOPICS.get(signal.category, "ask_symptoms")
     elif signal is None and any(n == "emergency" and c >= DIET_ALERT for n, c in ranking[1:3]):
         signal = EmergencySignal("general", reported=False)  # DIET half hears one: say the line too
-    if signal is not None and (topic_intent is None or _confidence(ranking, predicted) < RED_FLAG_OVER_DIET):
+    if signal is not None and (
+        topic_intent is None
+        or _confidence(ranking, predicted) < RED_FLAG_OVER_DIET
+        or signal.category in RED_FLAG_TOPICS  # an allergic reaction is a risk of the shots, whatever DIET says
+    ):
         # a red flag asked about, and DIET unsure what else: the answer is about the red flag
         topic_intent = RED_FLAG_TOPICS.get(signal.category, "ask_symptoms")
         predicted = topic_intent if INTENTS.get(predicted, IntentRow("conversation")).kind == "education" else predicted

@@ -154,7 +154,7 @@ def test_held_out_patient_questions():
     )
     assert all(r["pass"] for r in emergencies), failures
     assert all(r["caveat"] for r in health), failures
-    assert passed / len(rows) >= 0.94, failures  # 226/239 measured after the own-words work (231 before)
+    assert passed / len(rows) >= 0.95, failures
     assert {category(r["case"]) for r in rows} == {"answers", "conversation", "safety"}
 
 
@@ -170,9 +170,6 @@ def test_public_sample_passes_in_full(sample):
         timeout=300,
     )
     print(result.stdout)
-    if sample == "sample_own_words.jsonl":  # 19/20 measured; the target is 20/20 (closing note)
-        assert "19 passed" in result.stdout or result.returncode == 0, result.stdout + result.stderr
-        return
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -186,7 +183,7 @@ def test_patients_own_words_meet_the_safety_targets():
 
     # Floors at the measured level (targets in the closing note are not all met yet):
     # part -> (emergency recall, most false alarms, all right)
-    floors = {"look": (0.98, 0.03, 0.92), "count": (0.82, 0.03, 0.85)}
+    floors = {"look": (0.99, 0.02, 0.92), "count": (0.96, 0.035, 0.87)}
     for part, (recall, alarms, floor) in floors.items():
         cases = own_words.load(part)
         result = own_words.score(own_words.judge(), cases, own_words.ask_all(URL, cases))
