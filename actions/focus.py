@@ -40,6 +40,9 @@ QUESTION_OPENERS = frozenset(
      "did", "is", "are", "was", "will", "would", "should", "may", "might", "isnt", "arent", "doesnt",
      "cant", "any", "anyone", "tell", "explain"}
 )  # fmt: skip
+# What the classifier reads is at most this long (safety reads the whole message): 10,000 marks
+# of punctuation are 10,000 tokens for the featurizers, seconds of work for nothing.
+MAX_FOCUS_CHARS = 600
 REFERENCES = frozenset({"it", "that", "this", "they", "them", "she", "he", "her", "his", "their", "so"})
 
 
@@ -93,3 +96,12 @@ def focus(text: str) -> str:
 def asks_anything(text: str) -> bool:
     """Whether any sentence of the message asks something."""
     return any(_asks(s) for s in _SENTENCE.findall(text))
+
+
+def bounded(text: str, limit: int = MAX_FOCUS_CHARS) -> str:
+    """The last `limit` characters of `text`, cut at a space (a question usually ends a post)."""
+    if len(text) <= limit:
+        return text
+    tail = text[-limit:]
+    cut = tail.find(" ")
+    return tail[cut + 1 :] if 0 <= cut < limit // 2 else tail

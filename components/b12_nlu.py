@@ -14,7 +14,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from actions.entities import canonical
-from actions.focus import focus
+from actions.focus import bounded, focus
 from actions.kinds import ranking_of, understand
 
 FULL_TEXT = "full_text"
@@ -71,7 +71,7 @@ class QuestionFocus(_StatelessComponent):
             if not text:
                 continue
             message.set(FULL_TEXT, text)
-            message.set(TEXT, focus(text))
+            message.set(TEXT, bounded(focus(text)))
 
     def process(self, messages: List[Message]) -> List[Message]:
         self._focus(messages)

@@ -156,3 +156,12 @@ def test_not_covered_says_so_then_what_the_source_does_say_about_the_topic():
 
 def test_not_covered_with_nothing_related_has_nothing_to_quote():
     assert plan_reply(Question(intent="ask_not_covered", kind="not_covered")) is None
+
+
+def test_what_the_classifier_reads_is_bounded_and_keeps_the_end():
+    from actions.focus import MAX_FOCUS_CHARS, bounded
+
+    long = "word " * 1000 + "what is pernicious anemia?"
+    assert len(bounded(long)) <= MAX_FOCUS_CHARS and bounded(long).endswith("what is pernicious anemia?")
+    assert bounded("?" * 10000) == "?" * MAX_FOCUS_CHARS
+    assert bounded("short") == "short"
