@@ -93,9 +93,23 @@ def focus(text: str) -> str:
     return " ".join(s.strip() for s in kept)
 
 
+# A question inside a run-on sentence with no punctuation: "...my mate reckons its b12 is that true"
+ASKING_PAIRS = frozenset(
+    {("is", "that"), ("is", "it"), ("is", "this"), ("is", "there"), ("can", "low"), ("can", "b12"), ("does", "b12"),
+     ("does", "low"), ("could", "it"), ("could", "this"), ("why", "do"), ("why", "does"), ("why", "is"),
+     ("how", "do"), ("how", "does"), ("what", "is"), ("is", "b12"), ("is", "low"), ("are", "b12"), ("can", "a"),
+     ("can", "you"), ("does", "a"), ("is", "fainting"), ("do", "people"), ("does", "that"), ("can", "it"),
+     ("should", "i"), ("can", "i"), ("do", "i"), ("will", "b12"), ("what", "does"), ("how", "long"), ("how", "much"),
+     ("is", "my"), ("are", "my"), ("does", "stress"), ("can", "stress"), ("will", "i"), ("is", "there")}
+)  # fmt: skip
+
+
 def asks_anything(text: str) -> bool:
-    """Whether any sentence of the message asks something."""
-    return any(_asks(s) for s in _SENTENCE.findall(text))
+    """Whether any sentence of the message asks something, punctuated or not."""
+    if any(_asks(s) for s in _SENTENCE.findall(text)):
+        return True
+    words = _words(text)
+    return any(pair in ASKING_PAIRS for pair in zip(words, words[1:]))
 
 
 def bounded(text: str, limit: int = MAX_FOCUS_CHARS) -> str:

@@ -214,12 +214,14 @@ def understand(
             if any_topic is not None and asks_anything(text) and in_scope_words(text):
                 signal, topic_intent = EmergencySignal("general", reported=False), any_topic
                 predicted = topic_intent
-            elif (
-                set(words_of(text)) & ALARM_WORDS
-                or any_topic is None
-                or ranking[0][1] >= DIET_SURE
-                or len(ranking) < 2
-                or ranking[1][1] < MIN_NEXT_GUESS
+            elif set(words_of(text)) & ALARM_WORDS or (
+                not asks_anything(text)
+                and (
+                    any_topic is None
+                    or ranking[0][1] >= DIET_SURE
+                    or len(ranking) < 2
+                    or ranking[1][1] < MIN_NEXT_GUESS
+                )
             ):
                 return Understanding("emergency", "emergency", emergency=EmergencySignal("general", reported=True))
             else:

@@ -23,6 +23,8 @@ from typing import Any, Dict, FrozenSet, Iterable, List, Sequence, Tuple
 
 import yaml
 
+from actions.focus import ASKING_PAIRS
+
 PATTERNS_FILE = Path(__file__).resolve().parent.parent / "knowledge" / "emergency_patterns.yml"
 GAP_WORDS = 3
 TYPO_CUTOFF = 0.85
@@ -52,13 +54,6 @@ _STATE_NOW = frozenset(
 )
 
 
-# A question inside a run-on sentence: "...and coeliac last year is that a real thing"
-_ASKING_PAIRS = frozenset(
-    {("is", "that"), ("is", "it"), ("is", "this"), ("is", "there"), ("can", "low"), ("can", "b12"), ("does", "b12"),
-     ("does", "low"), ("could", "it"), ("could", "this"), ("why", "do"), ("why", "does"), ("why", "is"),
-     ("how", "do"), ("how", "does"), ("what", "is"), ("is", "b12"), ("is", "low"), ("are", "b12"), ("can", "a"),
-     ("can", "you"), ("does", "a"), ("is", "fainting"), ("do", "people"), ("does", "that"), ("can", "it")}
-)  # fmt: skip
 _WEAK_NOW = frozenset({"now", "just", "currently", "atm", "happening", "please", "pls", "plz"})
 _EVENT_WORDS = frozenset({"after", "since", "the", "up", "got", "had", "just", "from", "this", "today", "again"})
 
@@ -324,17 +319,18 @@ class EmergencyMatcher:
             sentence_of += [i] * len(s)
         matches = list(self.matcher(Doc(self.vocab, words=words)))
         every = set(words)
+        message_asks = (
+            is_question(text)
+            or any(s[0] in self.asking for s in sentences)
+            or any(pair in ASKING_PAIRS for pair in zip(words, words[1:]))
+        )
         if self.urgency is not None:
             score, category, at, now = self.urgency.score(words)
             urgent = now or category in ("violence", "self_harm")
             if category and (score >= self.urgency.threshold + (0 if urgent else 2)):
                 # a question about B12 with no strong word of now, or a story of the past, is asked
                 strong_now = every & (self.immediacy - _WEAK_NOW)
-                asked = bool(every & self.past) or (
-                    not strong_now
-                    and bool(every & self.topical)
-                    and (is_question(text) or sentences[0][0] in self.asking)
-                )
+                asked = bool(every & self.past) or (not strong_now and bool(every & self.topical) and message_asks)
                 if not matches:
                     return EmergencySignal(category, reported=not asked)
         if not matches:
@@ -343,9 +339,7 @@ class EmergencyMatcher:
             # "can b12 cause chest pain? mine started an hour ago" (not "my levels are fine now")
             "now": bool(every & self.immediacy - _WEAK_NOW),
             "topical": bool(every & self.topical),
-            "question": is_question(text)
-            or any(s[0] in self.asking for s in sentences)
-            or any(pair in _ASKING_PAIRS for pair in zip(words, words[1:])),
+            "question": message_asks,
         }
         asked: str | None = None
         for match_id, start, end in sorted(matches, key=lambda m: m[1]):
