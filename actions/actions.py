@@ -42,6 +42,7 @@ def question_from(tracker: Tracker) -> Question:
         kind=str(latest.get("message_kind") or "education"),
         topic_intent=latest.get("topic_intent") or None,
         alert=bool(latest.get("emergency_category")) and latest.get("emergency_reported") is False,
+        alert_category=latest.get("emergency_category") or None,
     )
 
 

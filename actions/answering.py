@@ -104,6 +104,7 @@ class Question:
     kind: str = "education"  # actions/kinds.py: what kind of message it is
     topic_intent: str | None = None  # the answer intent it is about
     alert: bool = False  # asked about a red-flag symptom: say first what to do if it is happening now
+    alert_category: str | None = None  # which red flag (self-harm gets its own line)
 
 
 @dataclass(frozen=True)
@@ -275,13 +276,15 @@ def plan_reply(q: Question, kb: Knowledge | None = None) -> Answer | None:
             answer = Answer(topic, own, preface=preface, slots={"topic": topic})
     elif q.kind == "not_covered" or q.intent == "ask_not_covered":
         related = _about(q, kb)
+        if related is None and q.alert:  # a red flag asked about: what the source says low B12 leads to
+            related = plan_answer(replace(q, intent="ask_symptoms"), kb)
         if related is None:
             return None
         answer = replace(related, preface=NOT_COVERED_RELATED, preface_args={"about": topic_label(related.topic)})
     else:
         answer = plan_answer(q, kb)
     if q.alert:
-        answer = replace(answer, alert=crisis_lines().if_now())
+        answer = replace(answer, alert=crisis_lines().if_now(q.alert_category))
     return answer
 
 

@@ -18,7 +18,7 @@ import yaml
 
 CRISIS_FILE = Path(__file__).resolve().parent.parent / "knowledge" / "crisis_lines.yml"
 DEFAULT_REGION = "us"
-MESSAGE_KEYS = ("emergency", "self_harm", "violence", "poisoning", "if_now")
+MESSAGE_KEYS = ("emergency", "self_harm", "violence", "poisoning", "overdose", "if_now", "if_now_self_harm")
 
 
 class CrisisFileError(ValueError):
@@ -37,9 +37,10 @@ class CrisisLines:
         key = self.categories.get(category or "", "emergency")
         return self.messages[key].format(**self.numbers)
 
-    def if_now(self) -> str:
-        """The one line said above an answer about a red-flag symptom."""
-        return self.messages["if_now"].format(**self.numbers)
+    def if_now(self, category: str | None = None) -> str:
+        """The one line said above an answer about a red-flag symptom (or thoughts of self-harm)."""
+        key = "if_now_self_harm" if category == "self_harm" else "if_now"
+        return self.messages[key].format(**self.numbers)
 
 
 def load_crisis_lines(region: str, path: Path = CRISIS_FILE) -> CrisisLines:

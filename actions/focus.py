@@ -100,7 +100,7 @@ ASKING_PAIRS = frozenset(
      ("how", "do"), ("how", "does"), ("what", "is"), ("is", "b12"), ("is", "low"), ("are", "b12"), ("can", "a"),
      ("can", "you"), ("does", "a"), ("is", "fainting"), ("do", "people"), ("does", "that"), ("can", "it"),
      ("should", "i"), ("can", "i"), ("do", "i"), ("will", "b12"), ("what", "does"), ("how", "long"), ("how", "much"),
-     ("is", "my"), ("are", "my"), ("does", "stress"), ("can", "stress"), ("will", "i"), ("is", "there")}
+     ("is", "my"), ("are", "my"), ("does", "stress"), ("can", "stress"), ("will", "i")}
 )  # fmt: skip
 
 

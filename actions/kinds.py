@@ -100,7 +100,7 @@ GENERAL_INTENTS = ("ask_cure", "ask_risks")
 # An asked-about red flag whose topic DIET did not find: what the answer is about.
 RED_FLAG_TOPICS = {"allergic_reaction": "ask_risks", "bleeding": "ask_risks"}
 MIN_TOPIC_CONFIDENCE = 0.05
-DIET_ADVICE_OVERRULED = 0.25
+DIET_ADVICE_OVERRULED = 0.35
 RED_FLAG_OVER_DIET = 0.5  # below this confidence in its topic, an asked-about red flag decides it
 DIET_ALERT = 0.15  # DIET's confidence in "emergency" as runner-up that adds the alert line
 DIET_SURE = 0.9  # DIET this sure of an emergency is believed even with no alarm word
@@ -233,10 +233,14 @@ def understand(
             topic_intent = predicted = RED_FLAG_TOPICS.get(signal.category, "ask_symptoms")
     elif signal is None and any(n == "emergency" and c >= DIET_ALERT for n, c in ranking[1:3]):
         signal = EmergencySignal("general", reported=False)  # DIET half hears one: say the line too
-    if signal is not None and (
-        topic_intent is None
-        or _confidence(ranking, predicted) < RED_FLAG_OVER_DIET
-        or signal.category in RED_FLAG_TOPICS  # an allergic reaction is a risk of the shots, whatever DIET says
+    if (
+        signal is not None
+        and signal.category != "general"
+        and (
+            topic_intent is None
+            or _confidence(ranking, predicted) < RED_FLAG_OVER_DIET
+            or signal.category in RED_FLAG_TOPICS  # an allergic reaction is a risk of the shots, whatever DIET says
+        )
     ):
         # a red flag asked about, and DIET unsure what else: the answer is about the red flag
         topic_intent = RED_FLAG_TOPICS.get(signal.category, "ask_symptoms")
@@ -245,7 +249,12 @@ def understand(
         predicted = topic_intent or "ask_symptoms"
 
     advice = personal_advice_kind(text)
-    if advice is not None and not (predicted == "out_of_scope" and not mentions_b12(text)):
+    # an off-topic dose question ("what insulin dose should i be on") stays off-topic; "can i stop
+    # my injections?" does not, whatever DIET said
+    off_topic_advice = predicted == "out_of_scope" and not (
+        in_scope_words(text) or {"route", "condition"} & set(entity_types)
+    )
+    if advice is not None and not off_topic_advice:
         return Understanding(advice, KIND_INTENT[advice], topic_intent, signal)
 
     row = INTENTS.get(predicted, IntentRow("conversation"))
@@ -266,7 +275,7 @@ def understand(
 
     neighbouring = "other_condition" in entity_types
     other_care = scope_rules().other_care(question)
-    if (neighbouring or other_care) and not in_scope_words(text) and "route" not in entity_types:
+    if (neighbouring or other_care) and not in_scope_words(text) and "route" not in entity_types and signal is None:
         # "is lupus hereditary?", "crohn's infliximab side effects": not B12, so not ours
         return Understanding("off_topic", "out_of_scope", emergency=signal)
     if row.kind == "education":

@@ -7,7 +7,8 @@ The Rasa NLU pipeline calls it on every message (components/b12_nlu.py), so reca
 depends on DIET alone.
 
 Patterns live in knowledge/emergency_patterns.yml and compile into a spaCy `Matcher` on first
-use (nothing heavy happens at import time). Every check here is linear in the message length:
+use (nothing heavy happens at import time). Every check here is linear in the message length
+(what a sentence holds is computed once per sentence, not once per match):
 no regular expression with nested or multiple unbounded repeats (tests/test_safety.py feeds
 hostile 10,000-character shapes).
 """
@@ -54,6 +55,25 @@ _STATE_NOW = frozenset(
 )
 
 
+_HISTORY_ALLOWED = frozenset({"poisoning", "overdose"})
+_PAST_PAIRS = frozenset(
+    {("last", "week"), ("last", "month"), ("last", "year"), ("last", "summer"), ("last", "winter"),
+     ("last", "spring"), ("last", "autumn"), ("last", "christmas"), ("the", "past"), ("used", "to")}
+)  # fmt: skip
+_ACUTE = frozenset({"chest_pain", "stroke", "breathing", "allergic_reaction", "bleeding", "seizure"})
+_FIRST_PERSON_NOW = frozenset(
+    {("i", "have"), ("ive", "got"), ("i", "am"), ("i", "feel"), ("im", "having"), ("my", "chest"), ("my", "face"),
+     ("my", "arm"), ("my", "throat"), ("my", "lips"), ("my", "tongue"), ("my", "left"), ("my", "right"),
+     ("my", "heart"), ("my", "breathing"), ("my", "leg"), ("my", "speech"), ("my", "vision"), ("my", "mouth")}
+)  # fmt: skip
+
+
+def _first_person_present(sentence: Sequence[str]) -> bool:
+    return any(pair in _FIRST_PERSON_NOW for pair in zip(sentence, sentence[1:])) or (
+        "im" in sentence and "having" in sentence
+    )
+
+
 _WEAK_NOW = frozenset({"now", "just", "currently", "atm", "happening", "please", "pls", "plz"})
 _EVENT_WORDS = frozenset({"after", "since", "the", "up", "got", "had", "just", "from", "this", "today", "again"})
 
@@ -62,8 +82,10 @@ class PatternError(ValueError):
     """The emergency pattern file is malformed."""
 
 
-_CONTRACTIONS = {"ll": "will", "d": "would", "re": "are", "ve": "have"}
-_CONTRACTION = re.compile("\\b(he|she|they|i|you|we|it)[" + APOSTROPHES + "](ll|d|re|ve)\\b")
+_CONTRACTIONS = {"ll": "will", "d": "would", "re": "are", "ve": "have", "s": "is"}
+_CONTRACTION = re.compile(
+    "\\b(he|she|they|i|you|we|it|what|that|there|who|where|here)[" + APOSTROPHES + "](ll|d|re|ve|s)\\b"
+)
 _YEAR = re.compile(r"^(19|20)[0-9][0-9]$")
 _POSSESSIVE = re.compile("(?<=[a-z])[" + APOSTROPHES + "]s\\b")
 
@@ -94,7 +116,7 @@ def read_numbers(words: Sequence[str]) -> List[str]:
         elif w in _UNITS:
             out.append(str(_UNITS[w]))
         elif w == "hundred":
-            if out and out[-1].isdigit():
+            if out and out[-1].isdigit() and len(out[-1]) <= 6:
                 out[-1] = str(int(out[-1]) * 100)
             else:
                 out.append("100")
@@ -105,7 +127,29 @@ def read_numbers(words: Sequence[str]) -> List[str]:
 
 
 _DOSE_UNITS = frozenset({"mcg", "ug", "mg", "micrograms", "microgram", "milligrams", "iu", "ml", "units", "g"})
-_GLUED = re.compile(r"(?<=[0-9])(?=[a-z])|(?<=[a-z])(?=[0-9])")  # "3yo" -> "3 yo", "1000mcg" -> "1000 mcg"
+_GLUED = re.compile(r"(?<=[0-9])(?=[a-z])")  # "3yo" -> "3 yo", "1000mcg" -> "1000 mcg" (never "b12")
+_VITAMIN_B = re.compile(r"\bb[ -]12\b")  # "b 12" and "b-12" are b12, not twelve of anything
+_CHILD_AGE = frozenset({"year", "years", "yr", "yrs", "month", "months", "week", "weeks"})
+
+
+def _child_ages(words: List[str]) -> List[str]:
+    """ "my 2 year old", "3 yo", "18 month old" -> "child" (12 or under); an 80 year old stays one."""
+    out: List[str] = []
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w.isdigit() and len(w) <= 2 and int(w) <= 12:
+            if i + 2 < len(words) and words[i + 1] in _CHILD_AGE and words[i + 2] == "old":
+                out.append("child")
+                i += 3
+                continue
+            if i + 1 < len(words) and words[i + 1] == "yo":
+                out.append("child")
+                i += 2
+                continue
+        out.append(w)
+        i += 1
+    return out
 
 
 def _dose_amounts(words: List[str]) -> List[str]:
@@ -119,7 +163,7 @@ def sentences_of(text: str) -> List[List[str]]:
     """The message's sentences, each as normalised words (number words read as digits)."""
     out = []
     for part in _SENTENCE_END.split(normalise_text(text)):
-        words = _dose_amounts(read_numbers(_WORD.findall(_GLUED.sub(" ", part))))
+        words = _child_ages(_dose_amounts(read_numbers(_WORD.findall(_GLUED.sub(" ", _VITAMIN_B.sub("b12", part))))))
         if words:
             out.append(words)
     return out
@@ -282,28 +326,34 @@ class EmergencyMatcher:
         self,
         category: str,
         words: Sequence[str],
-        sentence: Sequence[str],
+        sentence: Tuple[FrozenSet[str], bool, bool],
         start: int,
         end: int,
         message: Dict[str, bool],
     ) -> bool:
-        """Whether the match at words[start] is asked about rather than reported."""
+        """Whether the match at words[start] is asked about rather than reported. `sentence`: the
+        words of its sentence, whether it opens by asking, whether it speaks of oneself now."""
+        s, asking, past = sentence
         if category in self.always_reported:
-            return False
-        s = set(sentence)
-        asking = sentence[0] in self.asking or bool(s & {"wonder", "wondering", "whether"})
+            # a swallowed bottle last week, told with "he's fine": history; abuse is never history
+            if not (category in _HISTORY_ALLOWED and past and not s & self.immediacy):
+                return False
+        # "i have chest pain after my shot, is that a side effect?": oneself, now, near the match
+        first_person_now = _first_person_present(words[max(0, start - 4) : end + 4])
         # "i cant breathe", "she isnt breathing", "he is having a fit": a state now, unless asked
         before = set(words[max(0, start - 1) : end])
-        if not asking and (before & _STATE_NOW):
+        if not asking and (before & _STATE_NOW) and not (past and message["question"]):
             return False
         if s & (self.immediacy - _WEAK_NOW):
             return False
-        if s & self.past or any(_YEAR.match(w) for w in sentence):
+        if category == "self_harm" and s & PERSON:
+            return False  # "i want to die?", "i have wanted to kill myself for months": a report
+        if category in _ACUTE and not asking and first_person_now:
+            return False  # "i have chest pain after my shot, is that a side effect?"
+        if past or message["year"]:
             return True  # "years ago my dad had a fit", "her stroke in 2019", "nearly passed out"
         if s & self.immediacy or message["now"] or not message["topical"]:
             return False
-        if category == "self_harm" and s & PERSON:
-            return False  # "i want to die?" is a report however it ends
         # a search-box query ("b12 deficiency chest pain") names no one and no event
         return asking or message["question"] or not s & (PERSON | RELATIVE | _EVENT_WORDS)
 
@@ -340,11 +390,19 @@ class EmergencyMatcher:
             "now": bool(every & self.immediacy - _WEAK_NOW),
             "topical": bool(every & self.topical),
             "question": message_asks,
+            "year": any(_YEAR.match(w) for w in every),
         }
         asked: str | None = None
+        about: Dict[int, Tuple[FrozenSet[str], bool, bool]] = {}
         for match_id, start, end in sorted(matches, key=lambda m: m[1]):
             category = self.vocab.strings[match_id]
-            if not self._asked_about(category, words, sentences[sentence_of[start]], start, end, message):
+            i = sentence_of[start]
+            if i not in about:  # once per sentence, however many matches it holds
+                words_i = frozenset(sentences[i])
+                asks_i = sentences[i][0] in self.asking or bool(words_i & {"wonder", "wondering", "whether"})
+                pairs = set(zip(sentences[i], sentences[i][1:]))
+                about[i] = (words_i, asks_i, bool(words_i & self.past or pairs & _PAST_PAIRS))
+            if not self._asked_about(category, words, about[i], start, end, message):
                 return EmergencySignal(category, reported=True)
             asked = asked or category
         return EmergencySignal(asked, reported=False) if asked else None
@@ -549,7 +607,7 @@ _DIAGNOSIS_PHRASES = (
     ("should", "i", "be", "worried"), ("should", "i", "be", "concerned"), ("do", "i", "need", "to", "worry"),
     ("am", "i", "deficient"), ("are", "my", "symptoms"), ("is", "my", "b12"), ("is", "my", "level"),
     ("is", "my", "result"), ("are", "my", "levels"), ("are", "my", "results"), ("does", "this", "sound", "like"),
-    ("does", "that", "sound", "like"), ("do", "you", "think", "i", "have"), ("do", "you", "think", "its"),
+    ("does", "that", "sound", "like"), ("do", "you", "think", "i", "have"), ("do", "you", "think", "it", "is"),
     ("is", "that", "low"), ("is", "this", "low"), ("is", "that", "bad"), ("is", "this", "bad"),
     ("is", "that", "normal"), ("is", "this", "normal"), ("is", "that", "high"), ("is", "it", "low"),
     ("read", "my"), ("interpret", "my"), ("explain", "my", "results"), ("is", "her", "level"),
@@ -567,6 +625,17 @@ _WHOSE = (("is", "it", "my"), ("is", "that", "my"), ("is", "that", "her"), ("is"
 
 def _dosing(words: Sequence[str]) -> bool:
     for i, w in enumerate(words):
+        if w in ("double", "increase", "decrease", "lower", "raise", "up", "halve", "reduce") and i + 2 < len(words):
+            # "should i double my dose?", "can i up my jabs to weekly?"
+            if words[i + 1] in ("my", "the", "her", "his") and words[i + 2] in _DOSE_ASK | {"injections", "jabs"}:
+                if _find(words, PERSON | RELATIVE, max(0, i - 4), i) >= 0:
+                    return True
+        if (
+            w == "enough"
+            and _find(words, {"dose"}, max(0, i - 8), i) >= 0
+            and _find(words, {"me", "her", "him"}, i, i + 4) >= 0
+        ):
+            return True  # "is 1000 mcg a day enough for me?"
         if w == "how" and i + 1 < len(words) and words[i + 1] in ("much", "many", "often"):
             # "how much should i take", "how many mcg should my mum have"
             j = _find(words, _MODALS, i + 2, i + 7)
@@ -630,6 +699,17 @@ def _change_treatment(words: Sequence[str]) -> bool:
                 and _find(words, PERSON) >= 0
             ):
                 return True
+        if (
+            w in ("going", "gonna", "decided", "about")
+            and i + 2 < len(words)
+            and words[i + 1] in ("to", "stop", "quit")
+        ):
+            # "i'm going to stop my injections", "i've decided to come off the jabs"
+            rest = words[i + 1 : i + 4]
+            if (set(rest) & _CHANGE or ("come" in rest and "off" in words[i + 2 : i + 5])) and _find(
+                words, PERSON, max(0, i - 3), i
+            ) >= 0:
+                return True
         if w in ("tempted", "thinking", "planning", "considering", "want", "wanting", "ditching", "ditch"):
             # "i'm tempted to stop my injections", "thinking of ditching my levothyroxine"
             changing = _CHANGE | {"stopping", "quitting", "coming", "skipping", "switching", "ditching", "dropping"}
@@ -643,7 +723,7 @@ def personal_advice_kind(text: str | None) -> str | None:
     """'dosing', 'diagnosis' or 'change_treatment' when a message asks for personal advice."""
     if not text:
         return None
-    words = read_numbers(_WORD.findall(normalise_text(_DECIMAL.sub(r"\1\2", text))))
+    words = _dose_amounts(read_numbers(_WORD.findall(normalise_text(_DECIMAL.sub(r"\1\2", text)))))
     if _change_treatment(words):
         return "change_treatment"
     if _dosing(words):

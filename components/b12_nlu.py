@@ -52,13 +52,6 @@ class EntityCanonicalizer(_StatelessComponent):
         return messages
 
 
-def _force_intent(message: Message, intent: str) -> None:
-    forced = {"name": intent, "confidence": 1.0}
-    ranking = [r for r in message.get(INTENT_RANKING) or [] if r.get("name") != intent]
-    message.set(INTENT, forced, add_to_output=True)
-    message.set(INTENT_RANKING, [forced, *ranking], add_to_output=True)
-
-
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
 class QuestionFocus(_StatelessComponent):
     """First in the pipeline: the text the classifier reads becomes the sentences that ask

@@ -71,6 +71,21 @@ def test_the_kind_of_message(text, expected):
     assert kind(text).kind == expected
 
 
+def test_an_asked_red_flag_outside_b12_keeps_its_alert():
+    u = kind("can lupus cause chest pain?", [("out_of_scope", 0.8)], ["other_condition"])
+    assert u.alert and u.kind == "not_covered"
+
+
+def test_a_change_of_treatment_is_declined_even_when_diet_says_off_topic():
+    assert kind("Can I stop my injections?", [("out_of_scope", 0.6)], ["route"]).kind == "change_treatment"
+    assert kind("what insulin dose should i be on", [("out_of_scope", 0.9)]).kind == "off_topic"
+
+
+def test_diets_general_emergency_does_not_replace_a_clear_topic():
+    u = kind("what are the side effects of b12 shots?", [("emergency", 0.6), ("ask_risks", 0.35)], ["route"])
+    assert u.topic_intent == "ask_risks"
+
+
 def test_a_red_flag_question_is_answered_with_the_alert():
     u = kind("could low b12 give me chest pain?", [("ask_symptoms", 0.8)])
     # the source names no chest pain: it says so, then what it says about symptoms, alert first

@@ -78,6 +78,19 @@ EMERGENCIES = [
     "i was raped last night",
     "my carer has been hurting me",
     "I\u2019ve swallowed forty pills",
+    # found by review: self-harm with a time in it, phrasings that were missed, reports asked as questions
+    "I have been wanting to kill myself for months",
+    "I've felt suicidal for years since my PA diagnosis",
+    "I want to take my own life",
+    "I've wanted to die for weeks",
+    "i've been stockpiling my tablets",
+    "I keep thinking about not being here",
+    "i took them all together",
+    "i took a weeks worth at once",
+    "I have chest pain after my b12 shot, is that a side effect?",
+    "Crushing chest pain and my left arm is numb, could it be b12 deficiency?",
+    "My face has gone droopy on one side, is it b12 deficiency?",
+    "my 2 year old swallowed my iron tablets",
     "I\u02bcm having a heart attack",
     "heavy bleeding that won't stop",
     "i'm bleeding a lot and it wont stop",
@@ -119,6 +132,30 @@ ORDINARY = [
     "i made a plan with my gp to sort it",
     "my hair is going grey, could it be b12?",
     "my mum had a stroke years ago, is b12 linked?",
+    # found by review: ordinary messages that tripped a pattern
+    "I took my b12 tablet this morning, can I have coffee?",
+    "I had my b12 tablets with breakfast",
+    "I've taken b12 tablets for years",
+    "I'm scared my husband has pernicious anemia",
+    "My doctor won't let me have injections more often",
+    "If I tell you my B12 result can you explain it?",
+    "my homocysteine spiked last year",
+    "I flinch when I get my injection",
+    "they hurt my arm for days after",
+    "my husband pushed me to get tested",
+    "do b12 injections hurt kids?",
+    "my b12 level is not moving even after 6 months",
+    "my blood results came through",
+    "my blood test keeps coming back normal",
+    "I've had lots of blood tests",
+    "can i take tablets instead of one injection",
+    "I'm mixing my B12 tablets into my smoothie",
+    "my daughter has taken b12 tablets since she was diagnosed, is it safe long term?",
+    "my 80 year old mum took her b12 tablet",
+    "I walk into the building for my injection",
+    "my last message was about b12 shots",
+    "I am on the edge of giving up on tablets",
+    "She has been fit her whole life but now she is tired",
     "do i have pernicious anemia",
     "my b12 level is 180 is that bad",
     "can i stop my injections",
@@ -149,8 +186,26 @@ ORDINARY = [
 ]
 
 
-def test_there_are_at_least_forty_of_each():
-    assert len(EMERGENCIES) >= 40 and len(ORDINARY) >= 40
+def test_a_slot_of_a_pattern_never_hides_a_phrase():
+    """Each space-separated slot is one word: "all over|floor" would demand "all" then "over|floor".
+    The lint: a slot's alternatives never contain a word that only makes sense as a phrase."""
+    import yaml
+
+    from actions.safety import PATTERNS_FILE
+
+    halves = {"once", "front"}  # second words of phrases ("at once", "in front")
+    data = yaml.safe_load(PATTERNS_FILE.read_text())
+    suspicious = []
+    for category, lines in data["categories"].items():
+        for line in lines:
+            slots = line.replace("<>", " ").split()
+            for k, slot in enumerate(slots):
+                alternatives = set(slot.split("|"))
+                # "not being here|not be here": a later slot repeating an earlier single word
+                repeats = k > 0 and len(alternatives) > 1 and alternatives & {w for w in slots[:k] if "|" not in w}
+                if (len(alternatives) > 1 and halves & alternatives) or repeats:
+                    suspicious.append(f"{category}: {line!r} slot {slot!r}")
+    assert not suspicious, suspicious
 
 
 @pytest.mark.parametrize("text", EMERGENCIES)
