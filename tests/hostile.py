@@ -14,4 +14,6 @@ HOSTILE = [
     "i " * 5000,
     "?" * 10000,
     "my b12 results came back " * 400 + "what does this mean",
+    "can b12 cause " + "chest pain " * 900 + "?",  # one sentence, hundreds of matches
+    "she took thirty " * 700,
 ]
