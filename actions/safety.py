@@ -24,7 +24,7 @@ from typing import Any, Dict, FrozenSet, Iterable, List, Sequence, Tuple
 
 import yaml
 
-from actions.focus import ASKING_PAIRS
+from actions.focus import ASKING_PAIRS, focus
 
 PATTERNS_FILE = Path(__file__).resolve().parent.parent / "knowledge" / "emergency_patterns.yml"
 GAP_WORDS = 3
@@ -602,7 +602,6 @@ def has_lab_value(words: Sequence[str]) -> bool:
 
 
 _DIAGNOSIS_PHRASES = (
-    ("what", "does", "this", "mean"), ("what", "does", "that", "mean"), ("what", "do", "these", "mean"),
     ("whats", "wrong", "with", "me"), ("what", "is", "wrong", "with", "me"), ("something", "wrong", "with", "me"),
     ("should", "i", "be", "worried"), ("should", "i", "be", "concerned"), ("do", "i", "need", "to", "worry"),
     ("am", "i", "deficient"), ("are", "my", "symptoms"), ("is", "my", "b12"), ("is", "my", "level"),
@@ -660,9 +659,17 @@ def _dosing(words: Sequence[str]) -> bool:
     return False
 
 
-def _diagnosis(words: Sequence[str]) -> bool:
+_MEANING = (("what", "does", "this", "mean"), ("what", "does", "that", "mean"), ("what", "do", "these", "mean"),
+            ("what", "does", "it", "mean"), ("what", "do", "they", "mean"))  # fmt: skip
+
+
+def _diagnosis(words: Sequence[str], question: Sequence[str]) -> bool:
+    """`words`: the whole message; `question`: the sentences that ask (actions/focus.py)."""
     if _has_phrase(words, _DIAGNOSIS_PHRASES):
         return True
+    lab = has_lab_value(words)
+    if lab and _has_phrase(question, _MEANING):
+        return True  # "my b12 came back at 160 and my folate at 3. what does this mean?"
     for i in range(len(words)):
         for p in _WHOSE:
             if words[i] == p[0] and tuple(words[i : i + 3]) == p:
@@ -673,7 +680,8 @@ def _diagnosis(words: Sequence[str]) -> bool:
                 if _find(words, _CONDITION_WORDS, i + len(p), i + len(p) + 4) >= 0:
                     return True
     # A story with one's own lab value and a judgement asked for: "my b12 came back 160, is that low?"
-    if has_lab_value(words) and _find(words, _JUDGEMENT) >= 0 and _find(words, PERSON | RELATIVE) >= 0:
+    # (the judgement in the question itself, not anywhere in the story)
+    if lab and _find(question, _JUDGEMENT) >= 0 and _find(words, PERSON | RELATIVE) >= 0:
         return True
     return False
 
@@ -728,7 +736,8 @@ def personal_advice_kind(text: str | None) -> str | None:
         return "change_treatment"
     if _dosing(words):
         return "dosing"
-    if _diagnosis(words):
+    question = _dose_amounts(read_numbers(_WORD.findall(normalise_text(_DECIMAL.sub(r"\1\2", focus(text))))))
+    if _diagnosis(words, question):
         return "diagnosis"
     return None
 
