@@ -75,6 +75,21 @@ def _asks(sentence: str) -> bool:
     return sentence.rstrip().endswith("?") or bool(words and words[0] in QUESTION_OPENERS)
 
 
+RUN_ON_WORDS = 25  # a sentence this long with no punctuation may hold a story and its question
+
+
+def run_on_question(sentence: str) -> str:
+    """A long run-on sentence ("...borderline they said why is homocysteine linked") from its last
+    question opener on; anything else unchanged. For judging what is asked (safety.py), not for
+    the classifier, which needs the whole story when there is no punctuation."""
+    words = sentence.split()
+    if len(words) < RUN_ON_WORDS:
+        return sentence
+    plain = [w.lower().strip(",").replace("'", "").replace("\u2019", "") for w in words]
+    starts = [i for i in range(8, len(plain) - 2) if (plain[i], plain[i + 1]) in ASKING_PAIRS]
+    return " ".join(words[starts[-1] :]) if starts else sentence
+
+
 def focus(text: str) -> str:
     """The part of `text` that asks. The whole text when nothing would be left."""
     sentences = [s for s in (_strip_courtesy(s) for s in _SENTENCE.findall(text)) if s]

@@ -114,8 +114,8 @@ ALARM_WORDS = frozenset(
      "scared", "attack", "heart", "chest", "floor", "wake", "knife", "help", "urgent", "911", "999", "112"}
 )  # fmt: skip
 SCOPE_WORDS = frozenset(
-    {"b12", "b", "cobalamin", "methylcobalamin", "hydroxocobalamin", "cyanocobalamin", "vitamin",
-     "pernicious", "intrinsic", "parietal", "homocysteine"}
+    {"b12", "cobalamin", "methylcobalamin", "hydroxocobalamin", "cyanocobalamin", "pernicious", "intrinsic",
+     "parietal", "homocysteine"}
 )  # fmt: skip
 
 

@@ -24,7 +24,7 @@ from typing import Any, Dict, FrozenSet, Iterable, List, Sequence, Tuple
 
 import yaml
 
-from actions.focus import ASKING_PAIRS, focus
+from actions.focus import ASKING_PAIRS, focus, run_on_question
 
 PATTERNS_FILE = Path(__file__).resolve().parent.parent / "knowledge" / "emergency_patterns.yml"
 GAP_WORDS = 3
@@ -736,7 +736,9 @@ def personal_advice_kind(text: str | None) -> str | None:
         return "change_treatment"
     if _dosing(words):
         return "dosing"
-    question = _dose_amounts(read_numbers(_WORD.findall(normalise_text(_DECIMAL.sub(r"\1\2", focus(text))))))
+    question = _dose_amounts(
+        read_numbers(_WORD.findall(normalise_text(_DECIMAL.sub(r"\1\2", run_on_question(focus(text))))))
+    )
     if _diagnosis(words, question):
         return "diagnosis"
     return None
