@@ -34,16 +34,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "scripts"), str(HELDOUT)]
 from judge import Judge  # noqa: E402
 from stack import post  # noqa: E402
 
-KINDS = (
-    "emergency",
-    "dosing",
-    "diagnosis",
-    "change_treatment",
-    "education",
-    "not_covered",
-    "off_topic",
-    "conversation",
-)
+from actions.kinds import KINDS  # noqa: E402  (the one list of message kinds)
+
 PARTS = {"look": HELDOUT / "own_words_look.jsonl", "count": HELDOUT / "own_words_count.jsonl"}
 WRAP = ("hi there, sorry to bother you, but ", " thanks so much!")
 
