@@ -156,10 +156,6 @@ def plan_answer(q: Question, kb: Knowledge | None = None) -> Answer:
     remembered_route = q.route_slot if q.route_slot in ROUTES else None
     condition = conditions[0] if conditions else q.condition_slot
 
-    if q.intent in PERSONAL_ADVICE_INTENTS:
-        preface, topic = PERSONAL_ADVICE_INTENTS[q.intent]
-        return Answer(topic, kb.answer(topic), preface=preface, slots={"topic": topic})
-
     if q.intent in TOPIC_INTENTS:
         topic = TOPIC_INTENTS[q.intent]
         if q.intent == "ask_link":

@@ -9,6 +9,7 @@ from actions.answering import (
     Question,
     compose_health_reply,
     plan_answer,
+    plan_reply,
 )
 from actions.knowledge import FEATURES, ROUTES, get_knowledge
 
@@ -19,7 +20,7 @@ def ids(answer):
 
 @pytest.mark.parametrize("intent", [*ANSWER_INTENTS, *PERSONAL_ADVICE_INTENTS])
 def test_every_intent_gets_one_to_three_vetted_passages(intent):
-    answer = plan_answer(Question(intent=intent))
+    answer = plan_reply(Question(intent=intent))
     assert 1 <= len(answer.passages) <= 3
     kb = get_knowledge()
     assert all(kb.passages[p.id] is p for p in answer.passages)
@@ -39,7 +40,7 @@ def test_every_knowledge_answer_is_reachable():
     questions = [Question(intent=i) for i in (*ANSWER_INTENTS, *PERSONAL_ADVICE_INTENTS)]
     questions += [Question(intent="ask_treatment", conditions=[c]) for c in ("pernicious_anemia", "celiac")]
     for q in questions:
-        reached.update(ids(plan_answer(q)))
+        reached.update(ids(plan_reply(q)))
     sentence_passages = {pid for pid, p in kb.passages.items() if p.route is None}
     assert sentence_passages <= reached
 
@@ -97,7 +98,7 @@ def test_a_feature_entity_overrides_a_near_feature_intent():
 
 
 def test_personal_advice_gets_a_refusal_preface():
-    answer = plan_answer(Question(intent="ask_dosing"))
+    answer = plan_reply(Question(intent="ask_dosing", kind="dosing"))
     assert answer.preface == "utter_cannot_dose"
 
 
