@@ -41,7 +41,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 install: $(VENV)/.installed
 
 # Order-only on the venv: a new dev tool does not rebuild the pipeline or retrain.
-$(SPACY_MODEL)/meta.json: knowledge/entity_patterns.yml scripts/build_spacy.py actions/entities.py | $(VENV)/.installed
+$(SPACY_MODEL)/meta.json: knowledge/entity_patterns.yml scripts/build_spacy.py b12/entities.py | $(VENV)/.installed
 	$(PY) scripts/build_spacy.py $(SPACY_MODEL)
 
 spacy: $(SPACY_MODEL)/meta.json
@@ -105,7 +105,7 @@ run-cluster: train
 	@scripts/cluster.sh start
 
 soak: run
-	$(PY) scripts/soak.py
+	$(PY) evaluation/soak.py
 
 retention:
 	$(PY) scripts/retention.py
@@ -118,18 +118,18 @@ forget:
 	$(PY) scripts/forget.py "$(SENDER)"
 
 eval: train
-	$(PY) scripts/evaluate.py
+	$(PY) evaluation/evaluate.py
 
 bench: train
-	$(PY) scripts/bench.py
+	$(PY) evaluation/bench.py
 
 # Benchmarks are not timed tests: make test only checks that quick runs work end to end.
 eval-quick: train
-	$(PY) scripts/evaluate.py --quick
+	$(PY) evaluation/evaluate.py --quick
 	@test -s reports/eval.md && test -s reports/eval.json
 
 bench-quick: train
-	$(PY) scripts/bench.py --quick
+	$(PY) evaluation/bench.py --quick
 	@test -s reports/bench.md && test -s reports/bench.json && test -s reports/bench.png
 
 test: lint unit validate e2e integration resilience cluster eval-quick bench-quick

@@ -1,5 +1,5 @@
 """Custom actions. Thin: read the tracker, call the pure functions in
-actions.answering, utter, return events. Depends on rasa_sdk only."""
+b12.answering, utter, return events. Depends on rasa_sdk only."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.answering import Answer, Question, compose_health_reply, plan_follow_up, plan_reply
-from actions.crisis import crisis_lines
+from b12.answering import Answer, Question, compose_health_reply, plan_follow_up, plan_reply
+from b12.crisis import crisis_lines
 
 CLARIFY_RESPONSE = "utter_clarify"
 NOT_COVERED_RESPONSE = "utter_not_covered"
@@ -75,7 +75,7 @@ class HealthReplyAction(Action, ABC):
 class ActionAnswerQuestion(HealthReplyAction):
     """Answers a topic, route or table question with vetted passages. A question the source does
     not answer gets "my source doesn't answer that", with what it does say when it says
-    something related (actions/answering.py: plan_reply)."""
+    something related (b12/answering.py: plan_reply)."""
 
     nothing_to_quote = NOT_COVERED_RESPONSE
 

@@ -17,7 +17,7 @@ import spacy
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from actions.entities import load_entity_patterns  # noqa: E402
+from b12.entities import load_entity_patterns  # noqa: E402
 
 DEFAULT_OUTPUT = ROOT / "models" / "spacy" / "en_b12"
 

@@ -188,7 +188,7 @@ $servers    keepalive 16;
       proxy_set_header Connection "";
       proxy_set_header Host \$host;
       proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-      # One id per client request, the same on a retry: channels/rest.py answers a retried
+      # One id per client request, the same on a retry: extensions/channels/rest.py answers a retried
       # message that the dead process had already stored from the tracker, not twice.
       proxy_set_header X-Request-ID \$request_id;
       # A Rasa process that refuses or drops the connection: try the other one, POST included.
@@ -231,7 +231,7 @@ start() {
   start_postgres
   start_redis
   # Rasa's `events` table, created once here rather than by two Rasa processes racing.
-  DB_HOST=127.0.0.1 DB_PORT=$PG_PORT DB_NAME=rasa DB_USER=rasa "$VENV/bin/python" scripts/store_config.py init-db
+  DB_HOST=127.0.0.1 DB_PORT=$PG_PORT DB_NAME=rasa DB_USER=rasa "$VENV/bin/python" extensions/endpoints.py init-db
   serve "$C/actions" start-actions >/dev/null
   local port pid pids=() failed=0
   for port in $RASA_PORTS; do # in parallel: each takes tens of seconds to load the model

@@ -3,7 +3,7 @@
     python scripts/forget.py SENDER_ID [--endpoints FILE] [--dry-run]
 
 The tracker store is the one scripts/serve.sh uses, from the same environment (TRACKER_DB, or
-DB_HOST and friends for PostgreSQL: see scripts/store_config.py), or the `tracker_store` of
+DB_HOST and friends for PostgreSQL: see extensions/endpoints.py), or the `tracker_store` of
 --endpoints FILE. Safe while the servers run: Rasa keeps no copy of a conversation in memory
 with the SQL tracker store, so the next message from that sender starts a new conversation.
 Exit status 0 whether or not the conversation existed (forgetting twice is not an error).
@@ -15,8 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path[0] = str(Path(__file__).resolve().parent)
-from store_config import connect  # noqa: E402
+sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the project root, not scripts/
+from extensions.endpoints import connect  # noqa: E402
 
 
 def forget(sender_id: str, endpoints: str | None = None, dry_run: bool = False) -> int:

@@ -12,13 +12,13 @@ scripts/forget.py.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
-sys.path[0] = str(Path(__file__).resolve().parent)
-from store_config import connect  # noqa: E402
+sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the project root, not scripts/
+from b12 import settings  # noqa: E402
+from extensions.endpoints import connect  # noqa: E402
 
 
 def purge(days: float, endpoints: str | None = None, dry_run: bool = False, now: float | None = None) -> int:
@@ -40,7 +40,7 @@ def purge(days: float, endpoints: str | None = None, dry_run: bool = False, now:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Delete conversations older than the retention period.")
-    parser.add_argument("--days", type=float, default=float(os.environ.get("RETENTION_DAYS", "30")))
+    parser.add_argument("--days", type=float, default=settings.get("RETENTION_DAYS"))
     parser.add_argument("--endpoints", help="read the tracker store from this endpoints file")
     parser.add_argument("--dry-run", action="store_true", help="count, delete nothing")
     args = parser.parse_args(argv)

@@ -5,7 +5,7 @@
 #      CORS_ORIGINS (space-separated origins allowed to call the REST channel from a browser;
 #      default: the demo page's own origin, http://localhost:$WEB_PORT and http://127.0.0.1:$WEB_PORT),
 #      WEB_PORT (8000: the demo page with the chat widget, served from web/ when it exists)
-# Storage (scripts/store_config.py; the endpoints file is written to $RUN_DIR/endpoints.yml):
+# Storage (extensions/endpoints.py; the endpoints file is written to $RUN_DIR/endpoints.yml):
 #      TRACKER_DB (var/tracker.db: SQLite, Rasa's SQLTrackerStore); or PostgreSQL when DB_HOST is
 #      set: DB_HOST, DB_PORT (5432), DB_NAME (rasa), DB_USER (rasa), DB_PASSWORD (read by Rasa
 #      from its environment, never written to a file); REDIS_HOST/REDIS_PORT/REDIS_PASSWORD: a
@@ -14,9 +14,9 @@
 #      RASA_API_TOKEN is required (passed as --auth-token without showing in `ps`). Off by default.
 #      RASA_INTERFACE (0.0.0.0): where Rasa listens. The action server always listens on 127.0.0.1.
 # Speed: SPEED_FIXES (1; 0 runs Rasa as shipped: see scripts/rasa_server.py and
-#      channels/tracker_store.py; make bench measures both)
+#      extensions/tracker_store.py; make bench measures both)
 # Faults: ACTION_TIMEOUT (5 s: a hung action server counts as failed), REST_REPLY_TIMEOUT (30 s),
-#      LOG_LEVEL (INFO: no message text or sender id is logged at INFO; see channels/rest.py)
+#      LOG_LEVEL (INFO: no message text or sender id is logged at INFO; see extensions/channels/rest.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -75,7 +75,7 @@ start() {
     echo "Rasa server already answers on :$RASA_PORT"
   else
     local endpoints="$RUN_DIR/endpoints.yml" api=()
-    "$VENV/bin/python" scripts/store_config.py endpoints >"$endpoints"
+    "$VENV/bin/python" extensions/endpoints.py endpoints >"$endpoints"
     if [ -z "${DB_HOST:-}" ]; then # SQLite: conversations are private data, keep them owner-only
       # a folder it creates is private; an existing one (TRACKER_DB=/tmp/x.db) is left as it is
       db_dir=$(dirname "$TRACKER_DB"); [ -d "$db_dir" ] || { mkdir -p "$db_dir" && chmod 700 "$db_dir"; }

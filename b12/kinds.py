@@ -1,0 +1,296 @@
+"""What kind of message it is, decided apart from what it is about. No Rasa imports.
+
+Two axes:
+- the *kind*: an emergency happening now, personal dosing, diagnosis or test results, a change of
+  treatment, an education question, a question the source does not cover, off-topic, conversation;
+- what it is *about*: the answer intent DIET ranks highest, and the entities (condition, route,
+  feature, neighbouring condition).
+
+`understand()` is the one place that combines the deterministic checks (b12/safety.py) with
+DIET's ranking. The NLU component (extensions/components.py) calls it and sets the intent the rules
+act on; the answer planner (b12/answering.py) reads the kind and the topic.
+
+`INTENTS` is the one table of intents: each intent's kind, and for personal advice the refusal
+said first and the knowledge topic quoted when the message names nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Dict, List, NamedTuple, Sequence, Tuple
+
+import yaml
+
+from b12 import settings
+from b12.focus import asks_anything, focus
+from b12.safety import (
+    EmergencySignal,
+    PatternError,
+    assess_emergency,
+    has_words,
+    line_patterns,
+    mentions_b12,
+    personal_advice_kind,
+    read_numbers,
+    words_of,
+)
+
+SCOPE_FILE = settings.KNOWLEDGE_DIR / "scope.yml"
+
+KINDS = (
+    "emergency",
+    "dosing",
+    "diagnosis",
+    "change_treatment",
+    "education",
+    "not_covered",
+    "off_topic",
+    "conversation",
+)
+PERSONAL_ADVICE = ("dosing", "diagnosis", "change_treatment")
+FALLBACK_INTENT = "nlu_fallback"
+
+
+class IntentRow(NamedTuple):
+    kind: str
+    refusal: str | None = None  # the response said first (personal advice)
+    topic: str | None = None  # the knowledge topic quoted when nothing more specific is asked
+
+
+# The one table of intents. domain.yml, data/rules.yml and the planner are checked against it
+# (tests/test_kinds.py).
+INTENTS: Dict[str, IntentRow] = {
+    "emergency": IntentRow("emergency"),
+    "ask_dosing": IntentRow("dosing", "utter_cannot_dose", "dosing"),
+    "ask_diagnosis": IntentRow("diagnosis", "utter_cannot_diagnose", "diagnosis"),
+    "ask_change_treatment": IntentRow("change_treatment", "utter_cannot_change_treatment", "change_treatment"),
+    "ask_not_covered": IntentRow("not_covered"),
+    "out_of_scope": IntentRow("off_topic"),
+    **{i: IntentRow("conversation") for i in ("greet", "goodbye", "thanks", "bot_challenge", "help", FALLBACK_INTENT)},
+    **{
+        i: IntentRow("education")
+        for i in (
+            "ask_link",
+            "ask_pernicious_anemia",
+            "ask_gut_conditions",
+            "ask_hashimotos",
+            "ask_immune_function",
+            "ask_homocysteine",
+            "ask_treatment",
+            "ask_route",
+            "ask_compare_routes",
+            "ask_benefit",
+            "ask_efficacy",
+            "ask_typical_use",
+            "ask_absorption",
+            "ask_risks",
+            "ask_cure",
+            "ask_symptoms",
+            "ask_lifelong",
+            "ask_source",
+        )
+    },
+}
+KIND_INTENT: Dict[str, str] = {row.kind: i for i, row in INTENTS.items() if row.kind in PERSONAL_ADVICE}
+KIND_INTENT.update(emergency="emergency", not_covered="ask_not_covered", off_topic="out_of_scope")
+ANSWER_INTENTS: Tuple[str, ...] = tuple(i for i, row in INTENTS.items() if row.kind == "education")
+# Questions the source answers in general terms for any autoimmune disease ("does B12 cure lupus?").
+GENERAL_INTENTS = ("ask_cure", "ask_risks")
+# An asked-about red flag whose topic DIET did not find: what the answer is about.
+RED_FLAG_TOPICS = {"allergic_reaction": "ask_risks", "bleeding": "ask_risks"}
+MIN_TOPIC_CONFIDENCE = 0.05
+DIET_ADVICE_OVERRULED = 0.35
+RED_FLAG_OVER_DIET = 0.5  # below this confidence in its topic, an asked-about red flag decides it
+DIET_ALERT = 0.15  # DIET's confidence in "emergency" as runner-up that adds the alert line
+DIET_SURE = 0.9  # DIET this sure of an emergency is believed even with no alarm word
+MIN_NEXT_GUESS = 0.1  # a runner-up below this is no guess at all
+# Words of an emergency: DIET alone hearing one, with no question asked, is believed.
+ALARM_WORDS = frozenset(
+    {"pain", "pains", "hurts", "hurting", "breathe", "breathing", "breath", "swelling", "swollen", "throat",
+     "suicidal", "suicide", "overdose", "overdosed", "unconscious", "unresponsive", "collapsed", "bleeding", "blood",
+     "stroke", "seizure", "fit", "fainted", "choking", "kill", "die", "dying", "dead", "ambulance", "emergency",
+     "gasping", "crushing", "responding", "convulsing", "shaking", "vomit", "vomiting", "poison", "hit", "hurt",
+     "scared", "attack", "heart", "chest", "floor", "wake", "knife", "help", "urgent", "911", "999", "112"}
+)  # fmt: skip
+SCOPE_WORDS = frozenset(
+    {"b12", "cobalamin", "methylcobalamin", "hydroxocobalamin", "cyanocobalamin", "pernicious", "intrinsic",
+     "parietal", "homocysteine"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Understanding:
+    kind: str
+    intent: str  # what the rules act on
+    topic_intent: str | None = None  # the answer intent it is about
+    emergency: EmergencySignal | None = None
+
+    @property
+    def alert(self) -> bool:
+        """Asked about a red-flag symptom: the answer comes with the "if this is happening now" line."""
+        return self.emergency is not None and not self.emergency.reported
+
+
+class ScopeRules:
+    """Questions the source does not answer (knowledge/scope.yml), compiled once."""
+
+    def __init__(self, path: Path = SCOPE_FILE) -> None:
+        from spacy.matcher import Matcher
+        from spacy.vocab import Vocab
+
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as e:
+            raise PatternError(f"{path}: cannot read: {e}") from e
+        self.vocab = Vocab()
+        self.matcher = Matcher(self.vocab)
+        for key in ("not_covered", "other_care"):
+            lines = data.get(key) if isinstance(data, dict) else None
+            if not isinstance(lines, list) or not lines:
+                raise PatternError(f"{path}: '{key}' must be a non-empty list of patterns")
+            try:
+                self.matcher.add(key, [p for line in lines for p in line_patterns(str(line))])
+            except PatternError as e:
+                raise PatternError(f"{path}: '{key}': {e}") from e
+
+    def _found(self, text: str) -> set:
+        from spacy.tokens import Doc
+
+        words = read_numbers(words_of(text))
+        return {self.vocab.strings[m[0]] for m in self.matcher(Doc(self.vocab, words=words))} if words else set()
+
+    def not_covered(self, text: str) -> bool:
+        return bool(self._found(text))
+
+    def other_care(self, text: str) -> bool:
+        return "other_care" in self._found(text)
+
+
+@lru_cache(maxsize=1)
+def scope_rules() -> ScopeRules:
+    return ScopeRules(SCOPE_FILE)
+
+
+def _best_answer_intent(ranking: Sequence[Tuple[str, float]], minimum: float = MIN_TOPIC_CONFIDENCE) -> str | None:
+    for name, confidence in ranking:
+        if name in ANSWER_INTENTS and confidence >= minimum:
+            return name
+    return None
+
+
+def _confidence(ranking: Sequence[Tuple[str, float]], intent: str) -> float:
+    return next((c for n, c in ranking if n == intent), 0.0)
+
+
+def in_scope_words(text: str) -> bool:
+    return mentions_b12(text) or bool(set(words_of(text)) & SCOPE_WORDS)
+
+
+def understand(
+    text: str,
+    ranking: Sequence[Tuple[str, float]],
+    entity_types: Sequence[str] = (),
+    focus_text: str | None = None,
+) -> Understanding:
+    """The kind of message and what it is about. `text` is the whole message (safety is judged
+    over all of it); `focus_text` the sentences that ask (the topic); `ranking` DIET's intents,
+    best first; `entity_types` the labels of the entities found (condition, route, ...)."""
+    signal = assess_emergency(text)
+    if signal is not None and signal.reported:
+        return Understanding("emergency", "emergency", emergency=signal)
+    if not has_words(text):
+        return Understanding("conversation", FALLBACK_INTENT)  # nothing to understand: ask, never guess
+
+    predicted = ranking[0][0] if ranking else FALLBACK_INTENT
+    topic_intent = _best_answer_intent(ranking)
+    if predicted == "emergency":
+        if signal is None:
+            # DIET hears an emergency that the matcher does not: answer a question if there is
+            # any answer, saying first what to do if it is happening now; else treat it as one.
+            # With no question and no alarm word at all ("ms relapse vs pseudo relapse"), DIET's
+            # next guess stands.
+            any_topic = topic_intent or _best_answer_intent(ranking, minimum=0.0)
+            if any_topic is not None and asks_anything(text) and in_scope_words(text):
+                signal, topic_intent = EmergencySignal("general", reported=False), any_topic
+                predicted = topic_intent
+            elif set(words_of(text)) & ALARM_WORDS or (
+                not asks_anything(text)
+                and (
+                    any_topic is None
+                    or ranking[0][1] >= DIET_SURE
+                    or len(ranking) < 2
+                    or ranking[1][1] < MIN_NEXT_GUESS
+                )
+            ):
+                return Understanding("emergency", "emergency", emergency=EmergencySignal("general", reported=True))
+            else:
+                ranking = [r for r in ranking if r[0] != "emergency"]
+                topic_intent = _best_answer_intent(ranking)
+                predicted = ranking[0][0] if ranking else FALLBACK_INTENT
+        else:
+            # the matcher says it is asked about: DIET's runner-up topic is noise here
+            topic_intent = predicted = RED_FLAG_TOPICS.get(signal.category, "ask_symptoms")
+    elif signal is None and any(n == "emergency" and c >= DIET_ALERT for n, c in ranking[1:3]):
+        signal = EmergencySignal("general", reported=False)  # DIET half hears one: say the line too
+    if (
+        signal is not None
+        and signal.category != "general"
+        and (
+            topic_intent is None
+            or _confidence(ranking, predicted) < RED_FLAG_OVER_DIET
+            or signal.category in RED_FLAG_TOPICS  # an allergic reaction is a risk of the shots, whatever DIET says
+        )
+    ):
+        # a red flag asked about, and DIET unsure what else: the answer is about the red flag
+        topic_intent = RED_FLAG_TOPICS.get(signal.category, "ask_symptoms")
+        predicted = topic_intent if INTENTS.get(predicted, IntentRow("conversation")).kind == "education" else predicted
+    if signal is not None and INTENTS.get(predicted, IntentRow("conversation")).kind in ("conversation", "off_topic"):
+        predicted = topic_intent or "ask_symptoms"
+
+    advice = personal_advice_kind(text)
+    # an off-topic dose question ("what insulin dose should i be on") stays off-topic; "can i stop
+    # my injections?" does not, whatever DIET said
+    off_topic_advice = predicted == "out_of_scope" and not (
+        in_scope_words(text) or {"route", "condition"} & set(entity_types)
+    )
+    if advice is not None and not off_topic_advice:
+        return Understanding(advice, KIND_INTENT[advice], topic_intent, signal)
+
+    row = INTENTS.get(predicted, IntentRow("conversation"))
+    question = focus_text if focus_text is not None else focus(text)
+    not_covered = scope_rules().not_covered(question)
+    if row.kind == "conversation" and len(words_of(question)) >= 3 and in_scope_words(question):
+        # "does taking b12 at night keep you awake?" is not a goodbye: a B12 question it is
+        if predicted != FALLBACK_INTENT or not_covered:
+            predicted = topic_intent or "ask_not_covered"
+            row = INTENTS[predicted]
+    if row.kind in PERSONAL_ADVICE:
+        # DIET alone hears personal advice that the rules do not: a clear topic wins, so an
+        # education question with personal context is answered, not refused.
+        if not _best_answer_intent(ranking, minimum=DIET_ADVICE_OVERRULED):
+            return Understanding(row.kind, predicted, topic_intent, signal)
+        predicted = str(_best_answer_intent(ranking, minimum=DIET_ADVICE_OVERRULED))
+        row = INTENTS[predicted]
+
+    neighbouring = "other_condition" in entity_types
+    other_care = scope_rules().other_care(question)
+    if (neighbouring or other_care) and not in_scope_words(text) and "route" not in entity_types and signal is None:
+        # "is lupus hereditary?", "crohn's infliximab side effects": not B12, so not ours
+        return Understanding("off_topic", "out_of_scope", emergency=signal)
+    if row.kind == "education":
+        # A red flag the matcher found, asked about: the source names none of them ("can low b12
+        # cause palpitations?"), so it says so, then what it does say, with the alert line first.
+        red_flag = signal is not None and signal.category != "general"
+        if red_flag or not_covered or (neighbouring and predicted not in GENERAL_INTENTS):
+            return Understanding("not_covered", "ask_not_covered", predicted, signal)
+        return Understanding("education", predicted, predicted, signal)
+    if row.kind == "not_covered":
+        return Understanding("not_covered", predicted, topic_intent if signal else None, signal)
+    return Understanding(row.kind, predicted, topic_intent if row.kind != "off_topic" else None, signal)
+
+
+def ranking_of(intent_ranking: Sequence[Dict[str, Any]] | None) -> List[Tuple[str, float]]:
+    """Rasa's intent_ranking as (name, confidence) pairs, best first."""
+    return [(str(r.get("name")), float(r.get("confidence") or 0.0)) for r in intent_ranking or [] if r.get("name")]

@@ -1,0 +1,111 @@
+"""Custom Rasa NLU components. Thin wrappers: the logic lives in b12.safety and
+b12.entities, which have no Rasa imports and are tested directly."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import ENTITIES, ENTITY_ATTRIBUTE_TYPE, ENTITY_ATTRIBUTE_VALUE, INTENT, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from b12.entities import canonical
+from b12.focus import bounded, focus
+from b12.kinds import ranking_of, understand
+
+FULL_TEXT = "full_text"
+INTENT_RANKING = "intent_ranking"
+
+
+class _StatelessComponent(GraphComponent):
+    """A component with no training and no config."""
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> GraphComponent:
+        return cls()
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
+class EntityCanonicalizer(_StatelessComponent):
+    """Replaces each extracted entity value with its canonical id ("jabs" -> "injection")."""
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            entities = message.get(ENTITIES) or []
+            for entity in entities:
+                entity[ENTITY_ATTRIBUTE_VALUE] = canonical(
+                    entity[ENTITY_ATTRIBUTE_TYPE], str(entity[ENTITY_ATTRIBUTE_VALUE])
+                )
+        return messages
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
+class QuestionFocus(_StatelessComponent):
+    """First in the pipeline: the text the classifier reads becomes the sentences that ask
+    (b12/focus.py), without greetings, apologies, thanks or "asking for my dad:". The whole
+    message is kept in `full_text` for the safety checks, which judge all of it."""
+
+    def _focus(self, messages: List[Message]) -> None:
+        for message in messages:
+            text = message.get(TEXT)
+            if not text:
+                continue
+            message.set(FULL_TEXT, text)
+            message.set(TEXT, bounded(focus(text)))
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        self._focus(messages)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        self._focus(training_data.training_examples)
+        return training_data
+
+
+def _force_intent(message: Message, intent: str) -> None:
+    predicted = message.get(INTENT) or {}
+    if predicted.get("name") == intent:
+        return
+    forced = {"name": intent, "confidence": 1.0}
+    ranking = [r for r in message.get(INTENT_RANKING) or [] if r.get("name") != intent]
+    message.set(INTENT, forced, add_to_output=True)
+    message.set(INTENT_RANKING, [forced, *ranking], add_to_output=True)
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class MessageKindClassifier(_StatelessComponent):
+    """Last in the pipeline: decides the kind of message apart from what it is about
+    (b12/kinds.py), whatever DIET predicted, and sets the intent the rules act on.
+
+    Output fields, read by the actions: `message_kind`, `topic_intent` (the answer intent it is
+    about), `emergency_category` and `emergency_reported` (reported now, or asked about).
+    """
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            text = message.get(FULL_TEXT) or message.get(TEXT) or ""
+            entity_types = [str(e.get(ENTITY_ATTRIBUTE_TYPE)) for e in message.get(ENTITIES) or []]
+            ranking = ranking_of(message.get(INTENT_RANKING))
+            if not ranking and message.get(INTENT):
+                ranking = ranking_of([message.get(INTENT)])
+            u = understand(text, ranking, entity_types, focus_text=message.get(TEXT) or "")
+            _force_intent(message, u.intent)
+            message.set("message_kind", u.kind, add_to_output=True)
+            message.set("topic_intent", u.topic_intent, add_to_output=True)
+            if u.emergency is not None:
+                message.set("emergency_category", u.emergency.category, add_to_output=True)
+                message.set("emergency_reported", u.emergency.reported, add_to_output=True)
+        return messages

@@ -1,0 +1,565 @@
+"""Browser tests: the chat widget (web/widget.js) on the demo page (web/index.html), in headless
+Chromium driven by Selenium, against the real assistant booted with scripts/serve.sh.
+
+Needs Debian's chromium and chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver) and the
+selenium package; the module is skipped, saying which is missing, when they are not there.
+Run: .venv/bin/python -m pytest tests/test_browser.py -m browser
+Screenshots of each state go to artifacts/screenshots/<name>.png.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from b12 import settings
+from tests.harness import CAVEAT, missing
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+try:
+    from selenium import webdriver
+    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+except ImportError:
+    webdriver = None
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _needs_a_browser():
+    """Checked when the tests run (not when collected), so a run that deselects them does not
+    skip; with CI=true a missing browser or selenium fails."""
+    absent = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
+    if absent:
+        missing(f"browser tests need Debian's chromium and chromium-driver ({', '.join(absent)} missing)")
+    if webdriver is None:
+        missing("browser tests need selenium: .venv/bin/pip install selenium")
+
+
+# browser: this module; integration too, since it boots the servers (so `pytest -m "not integration"` skips it)
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+ROOT = settings.ROOT
+RASA_PORT = int(os.environ.get("TEST_WEB_RASA_PORT", "5205"))
+ACTIONS_PORT = int(os.environ.get("TEST_WEB_ACTIONS_PORT", "5255"))
+WEB_PORT = int(os.environ.get("TEST_WEB_PORT", "8100"))
+RUN_DIR = os.environ.get("TEST_WEB_RUN_DIR", ".run/web")
+RASA = f"http://127.0.0.1:{RASA_PORT}"
+PAGE_ORIGIN = f"http://127.0.0.1:{WEB_PORT}"
+PAGE = f"{PAGE_ORIGIN}/index.html"
+SHOTS = ROOT / "artifacts" / "screenshots"
+WAIT = 45  # seconds for a reply (the first one after boot is the slowest)
+
+
+# ---- servers ---------------------------------------------------------------------------------
+
+
+def serve(command: str) -> None:
+    env = dict(
+        os.environ, RASA_PORT=str(RASA_PORT), ACTIONS_PORT=str(ACTIONS_PORT), WEB_PORT=str(WEB_PORT), RUN_DIR=RUN_DIR
+    )
+    env.setdefault("TRACKER_DB", f"{RUN_DIR}/tracker.db")  # these test conversations stay out of var/
+    result = subprocess.run([str(ROOT / "scripts" / "serve.sh"), command], cwd=ROOT, env=env)
+    if result.returncode != 0:
+        pytest.fail(f"scripts/serve.sh {command} failed (logs in {RUN_DIR}/)")
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def assistant_answers() -> bool:
+    """True when a health question gets its passages and the caveat (so Rasa and the action server both work)."""
+    body = json.dumps({"sender": f"warm-up-{uuid.uuid4().hex}", "message": "what is pernicious anemia?"}).encode()
+    request = urllib.request.Request(f"{RASA}/webhooks/rest/webhook", body, {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            reply = [m.get("text") or "" for m in json.loads(response.read() or b"[]")]
+    except (OSError, ValueError):
+        return False
+    return len(reply) >= 2 and "parietal cells" in " ".join(reply) and reply[-1].startswith(CAVEAT)
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def wait_until(check, seconds, message):
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(message)
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="session")
+def servers(_needs_a_browser):
+    """The assistant on RASA_PORT (CORS: the page's origin only) and web/ on WEB_PORT, stopped at the end."""
+    if not (ROOT / "models" / "current.tar.gz").exists():
+        pytest.fail("No trained model at models/current.tar.gz: run `make train` first.")
+    if not port_is_free(WEB_PORT):
+        pytest.fail(f"Port {WEB_PORT} is taken: stop what runs there or set TEST_WEB_PORT.")
+    (ROOT / RUN_DIR).mkdir(parents=True, exist_ok=True)
+    web_log = open(ROOT / RUN_DIR / "web.log", "wb")  # closed at teardown
+    web = subprocess.Popen(
+        [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(WEB_PORT), "--directory", "web"],
+        cwd=ROOT,
+        stdout=web_log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        serve("start")
+        # a real answer, not just an open port: Rasa and the action server both work (and the model is warm)
+        wait_until(
+            assistant_answers,
+            90,
+            f"The assistant on :{RASA_PORT} does not answer a health question with the caveat "
+            f"(is the action server on :{ACTIONS_PORT} up?); see {RUN_DIR}/rasa.log and actions.log",
+        )
+        wait_until(
+            lambda: web.poll() is None and answers(PAGE),
+            15,
+            f"The web server for web/ did not start on :{WEB_PORT}; see {RUN_DIR}/web.log",
+        )
+        yield
+    finally:
+        web.terminate()
+        try:
+            web.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            web.kill()
+        web_log.close()
+        serve("stop")
+
+
+class FakeRasa(BaseHTTPRequestHandler):
+    """A stand-in REST channel that replies with hostile text, to test rendering; 'fail' gets a 500 and
+    'silent' an empty list (extensions/channels/rest.py never sends one, but a proxy or another server might)."""
+
+    replies = [
+        {"text": "Bold <b>claim</b> <img src=x onerror=\"window.__xss='bot'\"> <script>window.__xss=1</script>"},
+        {
+            "text": "Read https://www.hopkinsmedicine.org/health/b12. Not https://evil.example/x or "
+            "https://hopkinsmedicine.org.evil.example/y or javascript:alert(1) or "
+            "https://hopkinsmedicine.org@evil.example/z"
+        },
+        {
+            "text": "Pick one:",
+            "buttons": [{"title": "<img src=x onerror=\"window.__xss='button'\">", "payload": "/help"}],
+        },
+    ]
+
+    def cors(self):
+        self.send_header("Access-Control-Allow-Origin", PAGE_ORIGIN)
+        self.send_header("Access-Control-Allow-Headers", "content-type")
+        self.send_header("Access-Control-Allow-Methods", "POST, OPTIONS")
+
+    def do_OPTIONS(self):  # noqa: N802 - http.server's naming
+        self.send_response(204)
+        self.cors()
+        self.end_headers()
+
+    def do_POST(self):  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+        status, payload = {"fail": (500, {"error": "boom"}), "silent": (200, [])}.get(
+            body.get("message"), (200, self.replies)
+        )
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.cors()
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def fake_rasa():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeRasa)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+# ---- browser ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def browser(servers, tmp_path):
+    """A factory: browser(width, height) -> a fresh headless Chromium (own profile, empty sessionStorage)."""
+    drivers = []
+
+    def make(width=1100, height=800):
+        options = webdriver.ChromeOptions()
+        options.binary_location = str(CHROMIUM)
+        for arg in (
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--window-size={width},{height}",
+            f"--user-data-dir={tmp_path / f'profile{len(drivers)}'}",
+        ):
+            options.add_argument(arg)
+        driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+        drivers.append(driver)
+        driver.set_window_size(width, height)
+        return driver
+
+    yield make
+    for driver in drivers:
+        driver.quit()
+
+
+def shot(driver, name):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(SHOTS / f"{name}.png"))
+
+
+def open_page(driver, server=RASA, open_panel=True):
+    driver.get(f"{PAGE}?server={server}")
+    WebDriverWait(driver, 10).until(lambda d: d.find_element(By.CSS_SELECTOR, ".b12c-launcher").is_displayed())
+    if open_panel and not driver.find_element(By.CSS_SELECTOR, ".b12c-panel").is_displayed():
+        driver.find_element(By.CSS_SELECTOR, ".b12c-launcher").click()
+    return driver.find_element(By.CSS_SELECTOR, ".b12c-input")
+
+
+def bubbles(driver):
+    """The log's messages, in order: [{"classes": [...], "text": "..."}] (text without screen-reader prefixes)."""
+    return driver.execute_script(
+        """return Array.from(document.querySelectorAll('.b12c-log > .b12c-msg')).map(m => ({
+             classes: Array.from(m.classList),
+             text: m.querySelector('.b12c-text').textContent}));"""
+    )
+
+
+def wait_idle(driver, at_least):
+    """Wait until the widget is not waiting for the server and the log has at least `at_least` messages."""
+    WebDriverWait(driver, WAIT).until(
+        lambda d: (
+            d.find_element(By.CSS_SELECTOR, ".b12c-root").get_attribute("data-busy") == "false"
+            and len(bubbles(d)) >= at_least
+        )
+    )
+    return bubbles(driver)
+
+
+def ask(driver, text):
+    """Type `text`, press Enter, wait for the reply; returns the messages added (the user's first)."""
+    before = len(bubbles(driver))
+    box = driver.find_element(By.CSS_SELECTOR, ".b12c-input")
+    box.send_keys(text, Keys.ENTER)
+    return wait_idle(driver, before + 2)[before:]
+
+
+STORED = "return JSON.parse(sessionStorage.getItem(Object.keys(sessionStorage).find(k => k.startsWith('b12chat:'))))"
+
+
+def texts(messages):
+    return [m["text"] for m in messages]
+
+
+def is_caveat(message):
+    return "b12c-msg--caveat" in message["classes"] and message["text"].startswith(CAVEAT)
+
+
+def no_alert(driver):
+    try:
+        _ = driver.switch_to.alert
+    except NoAlertPresentException:
+        return True
+    return False
+
+
+# ---- tests -----------------------------------------------------------------------------------
+
+
+def test_an_answer_quotes_the_source_and_its_last_bubble_is_the_caveat(browser):
+    driver = browser()
+    open_page(driver)
+    added = ask(driver, "what is pernicious anemia?")
+    assert added[0]["text"] == "what is pernicious anemia?" and "b12c-msg--user" in added[0]["classes"]
+    assert any("parietal cells" in t for t in texts(added[1:]))
+    assert is_caveat(added[-1]), added[-1]
+    assert sum("b12c-msg--caveat" in m["classes"] for m in added) == 1
+    # the caveat stands out: not styled like an ordinary assistant bubble
+    style = driver.execute_script(
+        """const s = m => getComputedStyle(document.querySelector(m));
+           return [s('.b12c-msg--caveat').backgroundColor, s('.b12c-msg--bot:not(.b12c-msg--caveat)').backgroundColor,
+                   s('.b12c-msg--caveat').borderLeftWidth];"""
+    )
+    assert style[0] != style[1] and style[2] != "0px"
+    driver.execute_script("document.querySelector('.b12c-log > .b12c-msg:last-of-type').scrollIntoView({block: 'end'})")
+    shot(driver, "answer-with-caveat")
+
+
+def test_a_quick_reply_sends_its_payload_and_shows_its_title(browser):
+    driver = browser()
+    open_page(driver)
+    added = ask(driver, "help")
+    assert "Pick a topic" in added[-1]["text"]
+    buttons = driver.find_elements(By.CSS_SELECTOR, ".b12c-replies .b12c-reply")
+    titles = [b.text for b in buttons]
+    assert "Pernicious anemia" in titles, titles
+    assert all(b.tag_name == "button" for b in buttons)  # natively focusable, keyboard usable
+    shot(driver, "quick-replies")
+
+    before = len(bubbles(driver))
+    buttons[titles.index("Pernicious anemia")].click()
+    added = wait_idle(driver, before + 2)[before:]
+    assert added[0]["text"] == "Pernicious anemia" and "b12c-msg--user" in added[0]["classes"]
+    assert not any(t.startswith("/") for t in texts(added)), "the payload is sent, not shown"
+    assert any("parietal cells" in t for t in texts(added[1:]))
+    assert is_caveat(added[-1])
+    assert not driver.find_elements(By.CSS_SELECTOR, ".b12c-replies"), "old quick replies are removed"
+    assert driver.switch_to.active_element == driver.find_element(By.CSS_SELECTOR, ".b12c-input")
+    shot(driver, "quick-reply-answer")
+
+
+def test_the_conversation_survives_a_reload(browser):
+    driver = browser()
+    open_page(driver)
+    ask(driver, "what is pernicious anemia?")
+    ask(driver, "help")
+    history = bubbles(driver)
+    sender = driver.execute_script(STORED)["sender"]
+
+    driver.refresh()
+    WebDriverWait(driver, 10).until(lambda d: d.find_element(By.CSS_SELECTOR, ".b12c-panel").is_displayed())
+    assert bubbles(driver) == history
+    assert any(is_caveat(m) for m in history)
+    assert [b.text for b in driver.find_elements(By.CSS_SELECTOR, ".b12c-reply")][:1] == ["Pernicious anemia"]
+    shot(driver, "after-reload")
+
+    # same sender id: the assistant still remembers the topic for a follow-up
+    added = ask(driver, "how is it treated?")
+    assert "standard of care" in " ".join(texts(added))
+    stored = driver.execute_script(STORED)
+    assert stored["sender"] == sender
+    assert "<" not in json.dumps(stored), "history is stored as data, not HTML"
+
+
+def test_typed_html_is_shown_as_text_and_never_runs(browser):
+    driver = browser()
+    open_page(driver)
+    attacks = [
+        "<img src=x onerror=alert(1)>",
+        "<img src=x onerror=\"window.__xss='img'\">",
+        "<script>window.__xss='script'</script><svg onload=\"window.__xss='svg'\">",
+    ]
+    for attack in attacks:
+        added = ask(driver, attack)
+        assert added[0]["text"] == attack
+        time.sleep(0.3)  # give an injected onerror a moment to fire
+        assert no_alert(driver), "an alert fired"
+    assert driver.find_elements(By.CSS_SELECTOR, ".b12c-root img, .b12c-root script, .b12c-root svg") == []
+    assert driver.execute_script("return typeof window.__xss") == "undefined"
+    shot(driver, "typed-html")
+
+
+def test_assistant_text_is_text_and_only_hopkins_links_are_made(browser, fake_rasa):
+    driver = browser()
+    open_page(driver, server=fake_rasa)
+    added = ask(driver, "anything")
+    assert added[1]["text"].startswith("Bold <b>claim</b> <img")
+    assert driver.find_elements(By.CSS_SELECTOR, ".b12c-root img, .b12c-root script, .b12c-root b") == []
+    links = driver.find_elements(By.CSS_SELECTOR, ".b12c-log a")
+    assert [a.get_attribute("href") for a in links] == ["https://www.hopkinsmedicine.org/health/b12"]
+    assert links[0].get_attribute("rel") == "noopener noreferrer" and links[0].get_attribute("target") == "_blank"
+    assert "evil.example/x or" in added[2]["text"]  # the others stay plain text
+    [button] = driver.find_elements(By.CSS_SELECTOR, ".b12c-reply")
+    assert button.text == "<img src=x onerror=\"window.__xss='button'\">"
+    time.sleep(0.3)
+    assert driver.execute_script("return typeof window.__xss") == "undefined"
+    assert no_alert(driver)
+    shot(driver, "hostile-reply-as-text")
+
+
+def test_fits_a_375px_phone_without_horizontal_scroll(browser):
+    driver = browser(375, 800)
+    assert driver.execute_script("return window.innerWidth") <= 375
+    open_page(driver, open_panel=False)
+    assert driver.execute_script("return document.documentElement.scrollWidth") <= 375
+    shot(driver, "phone-closed")
+    open_page(driver)
+    ask(driver, "where can I read more about this?")
+    ask(driver, "help")
+    ask(driver, "x" * 300)  # one long unbroken word
+    width = driver.execute_script("return document.documentElement.scrollWidth")
+    assert width <= 375, width
+    right = driver.execute_script("return document.querySelector('.b12c-panel').getBoundingClientRect().right")
+    assert right <= driver.execute_script("return window.innerWidth")
+    shot(driver, "phone")
+
+
+def test_an_unreachable_server_shows_the_emergency_error(browser, fake_rasa):
+    dead = int(os.environ.get("TEST_WEB_DEAD_PORT", "5999"))
+    if not port_is_free(dead):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            dead = s.getsockname()[1]
+    driver = browser()
+    box = open_page(driver, server=f"http://127.0.0.1:{dead}")
+    added = ask(driver, "what is pernicious anemia?")
+    error = added[-1]
+    assert "b12c-msg--error" in error["classes"]
+    assert error["text"] == (
+        "Sorry, I can't reach the assistant right now. "
+        "If this is an emergency, call your local emergency number now (911 in the US)."
+    )
+    assert driver.switch_to.active_element == box and box.is_enabled()
+    assert low_contrast(driver, [".b12c-msg--error"]) == []
+    shot(driver, "server-unreachable")
+
+    # a non-2xx answer, and an answer with no message, are errors too
+    driver = browser()
+    open_page(driver, server=fake_rasa)
+    for message in ("fail", "silent"):
+        added = ask(driver, message)
+        assert len(added) == 2 and "b12c-msg--error" in added[-1]["classes"] and "911" in added[-1]["text"]
+
+
+def test_keyboard_only(browser):
+    driver = browser()
+    open_page(driver, open_panel=False)
+    shot(driver, "closed")
+    body = driver.find_element(By.TAG_NAME, "body")
+    launcher = driver.find_element(By.CSS_SELECTOR, ".b12c-launcher")
+    body.send_keys(Keys.TAB)
+    for _ in range(10):
+        if driver.switch_to.active_element == launcher:
+            break
+        driver.switch_to.active_element.send_keys(Keys.TAB)
+    assert driver.switch_to.active_element == launcher
+    assert launcher.get_attribute("aria-expanded") == "false"
+    launcher.send_keys(Keys.ENTER)
+    box = driver.find_element(By.CSS_SELECTOR, ".b12c-input")
+    assert launcher.get_attribute("aria-expanded") == "true"
+    assert driver.switch_to.active_element == box, "opening the chat puts focus in the text box"
+    label = driver.find_element(By.CSS_SELECTOR, f"label[for='{box.get_attribute('id')}']")
+    assert label.text
+    log = driver.find_element(By.CSS_SELECTOR, "[role=log]")
+    assert log.get_attribute("aria-live") == "polite"
+
+    ask(driver, "help")
+    assert driver.switch_to.active_element == box, "focus stays in the text box after sending"
+    # Shift+Tab from the text box reaches the quick replies; Enter on one sends it
+    for _ in range(10):
+        driver.switch_to.active_element.send_keys(Keys.SHIFT, Keys.TAB)
+        if "b12c-reply" in (driver.switch_to.active_element.get_attribute("class") or ""):
+            break
+    reply = driver.switch_to.active_element
+    assert "b12c-reply" in reply.get_attribute("class")
+    title = reply.text
+    before = len(bubbles(driver))
+    reply.send_keys(Keys.ENTER)
+    added = wait_idle(driver, before + 2)[before:]
+    assert added[0]["text"] == title
+    assert driver.switch_to.active_element == box
+
+    box.send_keys(Keys.ESCAPE)
+    assert not driver.find_element(By.CSS_SELECTOR, ".b12c-panel").is_displayed()
+    assert driver.switch_to.active_element == launcher
+
+
+COLOURS = """
+    const bg = el => {
+      for (; el; el = el.parentElement) {
+        const c = getComputedStyle(el).backgroundColor;
+        if (c !== 'rgba(0, 0, 0, 0)' && c !== 'transparent') return c;
+      }
+      return 'rgb(255, 255, 255)';
+    };
+    return arguments[0].map(s => document.querySelector(s)).filter(Boolean)
+                       .map(el => [el.className, getComputedStyle(el).color, bg(el)]);"""
+
+
+def low_contrast(driver, selectors, minimum=4.5):
+    """The selectors' text/background pairs whose WCAG contrast ratio is below `minimum` (opaque colours)."""
+
+    def luminance(rgb):
+        values = [int(float(v)) / 255 for v in rgb[rgb.index("(") + 1 : rgb.index(")")].split(",")[:3]]
+        lin = [v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in values]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+    pairs = driver.execute_script(COLOURS, selectors)
+    assert len(pairs) == len(selectors), "an element to check is missing"
+    bad = []
+    for name, fg, bg in pairs:
+        hi, lo = sorted((luminance(fg), luminance(bg)), reverse=True)
+        if (hi + 0.05) / (lo + 0.05) < minimum:
+            bad.append(f"{name}: {fg} on {bg} is {(hi + 0.05) / (lo + 0.05):.2f}:1")
+    return bad
+
+
+def test_text_colours_meet_wcag_aa(browser):
+    driver = browser()
+    open_page(driver)
+    ask(driver, "where can I read more?")
+    ask(driver, "help")
+    selectors = [
+        ".b12c-title",
+        ".b12c-reset",
+        ".b12c-notice",
+        ".b12c-msg--user",
+        ".b12c-msg--bot:not(.b12c-msg--caveat)",
+        ".b12c-msg--caveat",
+        ".b12c-link",
+        ".b12c-reply",
+        ".b12c-label",
+        ".b12c-input",
+        ".b12c-send",
+        ".b12c-launcher-text",
+    ]
+    assert low_contrast(driver, selectors) == []
+
+
+def test_cors_allows_the_page_origin_only(servers):
+    webhook = f"{RASA}/webhooks/rest/webhook"
+
+    def headers(method, origin):
+        body = json.dumps({"sender": "cors-check", "message": "hi"}).encode() if method == "POST" else None
+        request = urllib.request.Request(webhook, data=body, method=method)
+        request.add_header("Origin", origin)
+        request.add_header("Content-Type", "application/json")
+        if method == "OPTIONS":
+            request.add_header("Access-Control-Request-Method", "POST")
+            request.add_header("Access-Control-Request-Headers", "content-type")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.headers
+        except urllib.error.HTTPError as e:
+            return e.headers
+
+    for method in ("OPTIONS", "POST"):
+        evil = headers(method, "http://evil.example").get_all("Access-Control-Allow-Origin") or []
+        assert not {"http://evil.example", "*"} & {v.strip() for v in evil}, (method, evil)
+        for origin in (PAGE_ORIGIN, f"http://localhost:{WEB_PORT}"):
+            assert headers(method, origin).get("Access-Control-Allow-Origin") == origin, (method, origin)

@@ -1,0 +1,451 @@
+"""Resilience, privacy and security of one Rasa server and its action server, booted here by
+scripts/serve.sh on ports 5405/5455 with a throwaway SQLite tracker store.
+
+The tests run in file order against one stack: faults are injected (action server killed or
+hung, Rasa killed with SIGKILL and restarted) and the last test reads every log line written.
+Run: pytest -m resilience
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.harness import (
+    PII_FRAGMENTS,
+    PII_MESSAGE,
+    ROOT,
+    SAFE_REPLY,
+    chat,
+    check_turns,
+    conversation_events,
+    joined,
+    kill9,
+    listening_addresses,
+    new_sender,
+    port_open,
+    read_pid,
+    request,
+    run_parallel,
+    skip_unless_selected,
+    texts,
+    wait_until,
+)
+
+pytestmark = pytest.mark.resilience
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _only_when_asked_for(request):
+    skip_unless_selected(request, "resilience")
+
+
+RASA_PORT = int(os.environ.get("RESILIENCE_RASA_PORT", "5405"))
+ACTIONS_PORT = int(os.environ.get("RESILIENCE_ACTIONS_PORT", "5455"))
+BASE = f"http://127.0.0.1:{RASA_PORT}"
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+API_TOKEN = "test-token-" + os.urandom(8).hex()
+SENDERS: list = []  # every sender id used: none may appear in a log
+
+
+class Stack:
+    """scripts/serve.sh in a temporary RUN_DIR, with its logs kept across restarts."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.run_dir = home / "run"
+        self.db = home / "data" / "tracker.db"
+        self.archive = home / "old-logs"
+        self.archive.mkdir(parents=True)
+        self.restarts = 0
+
+    def env(self, **extra: str) -> dict:
+        env = dict(os.environ, RUN_DIR=str(self.run_dir), TRACKER_DB=str(self.db), RASA_PORT=str(RASA_PORT))
+        env.update(ACTIONS_PORT=str(ACTIONS_PORT), RASA_START_TIMEOUT="240")
+        for key in ("ENABLE_API", "RASA_API_TOKEN", "DB_HOST", "REDIS_HOST", "LOG_LEVEL", "SERVE_WEB"):
+            env.pop(key, None)
+        env.update(extra)
+        return env
+
+    def serve(self, command: str, check: bool = True, **extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(ROOT / "scripts" / "serve.sh"), command],
+            cwd=ROOT,
+            env=self.env(**extra),
+            check=check,
+            timeout=300,
+            capture_output=True,
+            text=True,
+        )
+
+    def keep_logs(self) -> None:
+        """serve.sh starts each server with a fresh log: keep the old one for the privacy check."""
+        self.restarts += 1
+        for name in ("rasa.log", "actions.log"):
+            if (self.run_dir / name).exists():
+                shutil.copy(self.run_dir / name, self.archive / f"{self.restarts}-{name}")
+
+    def log_files(self) -> list:
+        return sorted(self.archive.glob("*.log")) + sorted(self.run_dir.glob("*.log"))
+
+    def engine(self):
+        import sqlalchemy as sa
+
+        return sa.create_engine(f"sqlite:///{self.db}")
+
+
+@pytest.fixture(scope="module")
+def stack():
+    for port in (RASA_PORT, ACTIONS_PORT):
+        if port_open(port):
+            pytest.fail(f"port {port} is already in use; stop what runs there first")
+    if not (ROOT / "models" / "current.tar.gz").exists():
+        pytest.fail("No trained model: run `make train` first.")
+    home = Path(tempfile.mkdtemp(prefix="b12-resilience-"))
+    s = Stack(home)
+    try:
+        s.serve("start")
+        yield s
+    finally:
+        s.serve("stop", check=False)
+        if os.environ.get("B12_KEEP_TEST_DIR") != "1":  # keep the logs to look at a failure
+            shutil.rmtree(home, ignore_errors=True)
+
+
+def sender(tag: str) -> str:
+    s = new_sender(tag)
+    SENDERS.append(s)
+    return s
+
+
+def test_installed_rasa_is_at_least_3_6_21():
+    import rasa
+    from packaging.version import Version
+
+    assert Version(rasa.__version__) >= Version("3.6.21"), rasa.__version__
+
+
+def test_action_server_listens_on_loopback_only(stack):
+    addresses = listening_addresses(ACTIONS_PORT)
+    assert addresses, "nothing listens on the action server's port"
+    assert all(a in ("127.0.0.1", "::1") for a in addresses), addresses
+    # and the launcher refuses a wildcard address unless explicitly allowed
+    env = {k: v for k, v in os.environ.items() if k != "ACTIONS_ALLOW_PUBLIC"}
+    refused = subprocess.run(
+        [PYTHON, "scripts/action_server.py", "--host", "0.0.0.0", "--port", str(ACTIONS_PORT + 1)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode != 0 and "refusing" in refused.stderr
+
+
+def test_http_api_is_off_by_default(stack):
+    for path in ("/conversations/someone/tracker", "/status", "/model"):
+        status, body, _ = request(BASE + path, timeout=10)
+        assert status in (404, 405), (path, status)
+        assert isinstance(body, dict), f"{path}: not a JSON error: {body!r}"[:200]
+    status, _, _ = request(BASE + "/conversations/someone/tracker/events", b"[]", timeout=10)
+    assert status in (404, 405)
+
+
+BAD_BODIES = {
+    "malformed JSON": (b'{"sender": "x", "message": ', 400),
+    "missing message": (b'{"sender": "x"}', 400),
+    "null message": (b'{"sender": "x", "message": null}', 400),
+    "number message": (b'{"sender": "x", "message": 42}', 400),
+    "list message": (b'{"sender": "x", "message": ["hi"]}', 400),
+    "not an object": (b'["hi"]', 400),
+    "empty body": (b"", 400),
+    "invalid UTF-8": (b'{"sender": "x", "message": "caf\xe9 \xff"}', 400),
+    "lone surrogate": (b'{"sender": "x", "message": "\\ud800"}', 400),
+    "number sender": (b'{"sender": 7, "message": "hi"}', 400),
+    "over-long sender": (json.dumps({"sender": "s" * 256, "message": "hi"}).encode(), 400),
+    "metadata not an object": (b'{"sender": "x", "message": "hi", "metadata": 3}', 400),
+    "1 MB body": (json.dumps({"sender": "x", "message": "a" * (1024 * 1024)}).encode(), 413),
+    "10,001 characters": (json.dumps({"sender": "x", "message": "b" * 10001}).encode(), 413),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_BODIES), ids=list(BAD_BODIES))
+def test_bad_requests_get_a_4xx_json_error_and_the_server_keeps_serving(stack, case):
+    body, expected = BAD_BODIES[case]
+    status, reply, elapsed = request(f"{BASE}/webhooks/rest/webhook", body, timeout=30)
+    assert status == expected, (case, status, reply)
+    assert isinstance(reply, dict) and reply.get("message"), f"not a clear JSON error: {reply!r}"[:300]
+    status, reply, _ = chat(BASE, "what is pernicious anemia?", sender("after-bad"))
+    assert status == 200 and "parietal cells" in joined(reply)
+
+
+def test_a_body_over_sanics_own_limit_is_refused_before_it_is_read(stack):
+    """5 MB declared: Sanic (SANIC_REQUEST_MAX_SIZE, 4 MiB) answers 413 in JSON from the
+    headers alone, without reading or buffering the body."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", RASA_PORT), timeout=10) as conn:
+        conn.sendall(
+            b"POST /webhooks/rest/webhook HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 5242880\r\n\r\n" + b'{"message": "' + b"a" * 1000
+        )
+        raw = b""
+        while b"\r\n\r\n" not in raw or len(raw.split(b"\r\n\r\n", 1)[1]) < 10:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            raw += chunk
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413"), head[:100]
+    assert json.loads(body.decode().strip() or "null").get("message"), body[:200]
+    status, reply, _ = chat(BASE, "what is pernicious anemia?", sender("after-5mb"))
+    assert status == 200 and "parietal cells" in joined(reply)
+
+
+def test_a_10000_character_message_gets_a_normal_reply(stack):
+    message = ("what is pernicious anemia? " * 400)[:10000]
+    assert len(message) == 10000
+    status, reply, _ = chat(BASE, message, sender("long"))
+    assert status == 200 and texts(reply)
+    assert SAFE_REPLY not in texts(reply)
+    status, reply, _ = chat(BASE, "维" * 10000, sender("long-cjk"))  # 10,000 characters, 30 KB of UTF-8
+    assert status == 200 and texts(reply) and SAFE_REPLY not in texts(reply)
+
+
+def test_personal_data_in_a_message_is_answered_normally(stack):
+    status, reply, _ = chat(BASE, PII_MESSAGE, sender("pii"))
+    assert status == 200 and texts(reply) and SAFE_REPLY not in texts(reply)
+
+
+def test_ten_concurrent_messages_from_one_sender_are_all_processed_in_order(stack):
+    s = sender("burst")
+    sent = [f"what is pernicious anemia? (message {i})" for i in range(10)]
+    results = run_parallel(lambda m: chat(BASE, m, s, timeout=90), sent, workers=10)
+    for status, reply, _ in results:
+        assert status == 200 and "parietal cells" in joined(reply), reply
+        assert SAFE_REPLY not in texts(reply)  # a lock error would end in the safe reply
+    check_turns(conversation_events(stack.engine(), s), sent, ordered=False)
+    log = (stack.run_dir / "rasa.log").read_text(errors="replace")
+    assert "LockError" not in log and "Could not acquire lock" not in log
+
+
+def test_a_retried_message_is_answered_again_not_processed_twice(stack):
+    """A load balancer's retry carries the same X-Request-ID (nginx in scripts/cluster.sh)."""
+    s = sender("retry")
+    body = json.dumps({"sender": s, "message": "what is pernicious anemia?"}).encode()
+    headers = {"X-Request-ID": "retry-" + os.urandom(8).hex()}
+    first = request(f"{BASE}/webhooks/rest/webhook", body, headers=headers)
+    second = request(f"{BASE}/webhooks/rest/webhook", body, headers=headers)
+    assert first[0] == second[0] == 200 and "parietal cells" in joined(first[1])
+    assert second[1] == first[1]
+    check_turns(conversation_events(stack.engine(), s), ["what is pernicious anemia?"])
+    # without the header (or with another id) the same text is a new message
+    assert chat(BASE, "what is pernicious anemia?", s)[0] == 200
+    check_turns(conversation_events(stack.engine(), s), ["what is pernicious anemia?"] * 2)
+
+
+def test_action_server_down_gives_the_safe_reply_within_2_seconds(stack):
+    s = sender("actions-down")
+    status, reply, _ = chat(BASE, "what is pernicious anemia?", s)
+    assert "parietal cells" in joined(reply)
+    kill9(stack.run_dir / "actions.pid")
+    try:
+        for message in ("how is it treated?", PII_MESSAGE, "what about pills?"):
+            status, reply, elapsed = chat(BASE, message, s, timeout=10)
+            assert status == 200, reply
+            assert texts(reply) and texts(reply)[-1] == SAFE_REPLY, reply
+            assert elapsed < 2.0, f"{elapsed:.2f}s"
+        # what needs no action server still works: an emergency goes to emergency care
+        status, reply, elapsed = chat(BASE, "I have crushing chest pain and can't breathe", sender("emergency"))
+        assert status == 200 and "911" in joined(reply) and elapsed < 2.0
+    finally:
+        stack.keep_logs()
+        stack.serve("start")  # restarts only the action server: Rasa still answers
+    # the conversation survives the action server's restart
+    status, reply, _ = chat(BASE, "how is it treated?", s)
+    assert status == 200 and "standard of care" in joined(reply)
+
+
+def test_a_hung_action_server_gives_the_safe_reply_after_action_timeout(stack):
+    pid = read_pid(stack.run_dir / "actions.pid")
+    s = sender("actions-hung")
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        status, reply, elapsed = chat(BASE, "what is pernicious anemia?", s, timeout=30)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert status == 200 and texts(reply)[-1] == SAFE_REPLY
+    assert elapsed < 5 + 4, f"{elapsed:.1f}s (ACTION_TIMEOUT is 5 s)"
+    status, reply, _ = chat(BASE, "what is pernicious anemia?", s)
+    assert "parietal cells" in joined(reply)
+
+
+def test_conversation_survives_kill_9_and_restart_and_the_api_needs_the_token(stack):
+    s = sender("restart")
+    status, reply, _ = chat(BASE, "what is pernicious anemia?", s)
+    assert "parietal cells" in joined(reply)
+
+    # a message in flight when Rasa is killed: its turn is stored whole or not at all
+    def send_in_flight():
+        try:
+            chat(BASE, "is that for life?", s, timeout=20)
+        except OSError:
+            pass  # the connection dies with the server
+
+    in_flight = threading.Thread(target=send_in_flight)
+    in_flight.start()
+    time.sleep(0.05)
+    kill9(stack.run_dir / "rasa.pid")
+    in_flight.join(25)
+    stack.keep_logs()
+    # The listening socket closes when the killed process's last thread is gone, which can be
+    # a moment after its main thread is (measured: under a second).
+    assert wait_until(lambda: not port_open(RASA_PORT), 10)
+
+    # the HTTP API is never opened without a token: serve.sh refuses to start
+    refused = stack.serve("start", check=False, ENABLE_API="1")
+    assert refused.returncode != 0 and "RASA_API_TOKEN" in refused.stderr
+    assert not port_open(RASA_PORT)
+
+    stack.serve("start", ENABLE_API="1", RASA_API_TOKEN=API_TOKEN)
+
+    status, reply, _ = chat(BASE, "how is it treated?", s)
+    assert status == 200 and "standard of care" in joined(reply), reply
+    events = conversation_events(stack.engine(), s)
+    stored = [e["text"] for e in events if e["event"] == "user"]
+    # the in-flight message is stored whole or not at all; everything else exactly once
+    assert stored in (
+        ["what is pernicious anemia?", "how is it treated?"],
+        ["what is pernicious anemia?", "is that for life?", "how is it treated?"],
+    ), stored
+    check_turns(events, stored)
+
+    tracker_url = f"{BASE}/conversations/{s}/tracker"
+    assert request(tracker_url, timeout=10)[0] == 401
+    assert request(tracker_url, headers={"Authorization": "Bearer wrong"}, timeout=10)[0] == 401
+    assert request(f"{tracker_url}?token=wrong", timeout=10)[0] == 401
+    status, tracker, _ = request(f"{tracker_url}?token={API_TOKEN}", timeout=10)
+    assert status == 200 and tracker["sender_id"] == s
+    # the token is not on the command line (ps, /proc/PID/cmdline)
+    cmdline = Path(f"/proc/{read_pid(stack.run_dir / 'rasa.pid')}/cmdline").read_bytes()
+    assert API_TOKEN.encode() not in cmdline and b"--enable-api" in cmdline
+
+
+def test_forget_deletes_one_conversation(stack):
+    keep, gone = sender("keep"), sender("forget")
+    for s in (keep, gone):
+        chat(BASE, "what is pernicious anemia?", s)
+    engine = stack.engine()
+    env = stack.env()
+    dry = subprocess.run(
+        [PYTHON, "scripts/forget.py", gone, "--dry-run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert dry.returncode == 0 and conversation_events(engine, gone)
+    done = subprocess.run(
+        [PYTHON, "scripts/forget.py", gone], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and "Deleted" in done.stdout, done.stdout + done.stderr
+    assert conversation_events(engine, gone) == []
+    assert conversation_events(engine, keep)
+    # the running server holds no copy: the sender starts afresh, so a follow-up no longer resolves
+    status, tracker, _ = request(f"{BASE}/conversations/{gone}/tracker?token={API_TOKEN}", timeout=10)
+    assert status == 200 and not [e for e in tracker["events"] if e["event"] == "user"]
+    again = subprocess.run(
+        [PYTHON, "scripts/forget.py", gone], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert again.returncode == 0 and "No conversation" in again.stdout
+
+
+def test_retention_deletes_conversations_older_than_retention_days(stack):
+    import sqlalchemy as sa
+
+    old, recent = sender("old"), sender("recent")
+    for s in (old, recent):
+        chat(BASE, "what is pernicious anemia?", s)
+    engine = stack.engine()
+    forty_days = 40 * 86400
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE events SET timestamp = timestamp - :d WHERE sender_id = :s"), {"d": forty_days, "s": old}
+        )
+    env = stack.env(RETENTION_DAYS="30")
+    dry = subprocess.run(
+        [PYTHON, "scripts/retention.py", "--dry-run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert dry.returncode == 0 and "Would delete 1 " in dry.stdout, dry.stdout + dry.stderr
+    assert conversation_events(engine, old)
+    run = subprocess.run(
+        [PYTHON, "scripts/retention.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0 and "Deleted 1 " in run.stdout, run.stdout + run.stderr
+    assert conversation_events(engine, old) == []
+    assert conversation_events(engine, recent)
+    # a 50-day retention keeps a 40-day-old conversation
+    chat(BASE, "hello", old)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE events SET timestamp = timestamp - :d WHERE sender_id = :s"), {"d": forty_days, "s": old}
+        )
+    kept = subprocess.run(
+        [PYTHON, "scripts/retention.py", "--days", "50"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert kept.returncode == 0 and conversation_events(engine, old)
+
+
+def test_quick_soak_has_no_errors(stack):
+    report_file = stack.home / "soak.json"
+    run = subprocess.run(
+        [
+            PYTHON,
+            "evaluation/soak.py",
+            "--quick",
+            "--url",
+            BASE,
+            "--rate",
+            "3",
+            "--workers",
+            "3",
+            "--json",
+            str(report_file),
+            "--pidfile",
+            str(stack.run_dir / "rasa.pid"),
+            "--pidfile",
+            str(stack.run_dir / "actions.pid"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    report = json.loads(report_file.read_text())
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert report["errors"] == 0 and report["requests"] >= 40
+    assert set(report["memory"]) == {"rasa", "actions"}
+    for name, memory in report["memory"].items():
+        assert not memory["died"] and memory["rss_growth_mb"] is not None, (name, memory)
+    print(json.dumps(report, indent=1))
+
+
+def test_logs_carry_no_message_text_and_no_sender_id(stack):
+    """Last: every log line written by both servers during all of the above."""
+    files = stack.log_files()
+    assert any(f.name.endswith("rasa.log") for f in files) and any(f.name.endswith("actions.log") for f in files)
+    assert sum(f.stat().st_size for f in files) > 0
+    from tests.harness import logs_containing
+
+    hits = logs_containing(files, PII_FRAGMENTS + SENDERS + [API_TOKEN])
+    assert not hits, hits[:20]
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, "-m", "resilience", "-v"]))

@@ -1,0 +1,493 @@
+"""The Slack channel (extensions/channels/slack.py).
+
+Unit tests check the settings read from the environment and the output formatting. The live
+tests boot the real action and Rasa servers (ports 5305 and 5355) with SLACK_* set and
+SLACK_API_URL pointing at a local stand-in for Slack's Web API, send events signed exactly as
+Slack signs them, and read what the assistant posted to chat.postMessage. A last boot without
+the SLACK_* variables checks that the assistant still starts and the REST channel works.
+
+    .venv/bin/python -m pytest tests/test_slack.py -m slack
+"""
+
+import asyncio
+import hashlib
+import hmac
+import json
+import os
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Dict, List
+
+import pytest
+
+from b12 import settings
+from extensions.channels.slack import (
+    MAX_BUTTONS,
+    SLACK_RETRY_REASONS,
+    EnvSlackBot,
+    EnvSlackInput,
+    SlackNotConfigured,
+    to_mrkdwn,
+)
+from tests.harness import CAVEAT
+
+pytestmark = pytest.mark.slack
+live = pytest.mark.integration  # boots servers: `make unit` (-m "not integration") skips these
+
+ROOT = settings.ROOT
+RASA_PORT = 5305
+ACTIONS_PORT = 5355
+URL = f"http://127.0.0.1:{RASA_PORT}"
+SLACK_WEBHOOK = f"{URL}/webhooks/slack/webhook"
+REST_WEBHOOK = f"{URL}/webhooks/rest/webhook"
+RUN_DIRS = {True: ".run/slack", False: ".run/slack-unset"}
+TOKEN = "xoxb-test"
+SECRET = "test-signing-secret"
+BOT_USER = "UBOT"
+SLACK_CHANNEL = "CBOT"  # the one channel where the bot answers every message
+WAIT = 20.0  # seconds: the most any answer may take to reach the stand-in
+
+
+# --- a stand-in for Slack's Web API ------------------------------------------------------
+
+
+class SlackApiStandIn:
+    """http.server in a thread. Records every POST; answers like chat.postMessage does."""
+
+    def __init__(self) -> None:
+        self.calls: List[Dict[str, Any]] = []
+        self.lock = threading.Lock()
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if "json" in (self.headers.get("Content-Type") or ""):
+                    body = json.loads(raw or b"{}")
+                else:
+                    body = {k: v[0] for k, v in urllib.parse.parse_qs(raw.decode()).items()}
+                with stand_in.lock:
+                    stand_in.calls.append(
+                        {"path": self.path, "authorization": self.headers.get("Authorization"), "body": body}
+                    )
+                answer = json.dumps({"ok": True, "ts": "1.1", "channel": "C1"}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def posts(self, channel: str | None = None) -> List[Dict[str, Any]]:
+        """chat.postMessage calls (their bodies), in arrival order, optionally for one channel."""
+        with self.lock:
+            calls = list(self.calls)
+        return [
+            c["body"]
+            for c in calls
+            if c["path"] == "/api/chat.postMessage" and (channel is None or c["body"].get("channel") == channel)
+        ]
+
+    def calls_to(self, channel: str) -> List[Dict[str, Any]]:
+        with self.lock:
+            return [c for c in self.calls if c["body"].get("channel") == channel]
+
+    def wait_for(self, channel: str, done: Callable[[List[Dict[str, Any]]], bool], timeout: float = WAIT):
+        """Poll (bounded) until `done(posts to channel)`; fail with what arrived."""
+        deadline = time.monotonic() + timeout
+        while True:
+            posts = self.posts(channel)
+            if done(posts):
+                return posts
+            if time.monotonic() > deadline:
+                pytest.fail(f"no complete answer in {channel} within {timeout}s; posts: {texts(posts)}")
+            time.sleep(0.1)
+
+    def wait_for_answer(self, channel: str, timeout: float = WAIT) -> List[Dict[str, Any]]:
+        """The posts to `channel` once the caveat (always the last message) arrived."""
+        return self.wait_for(channel, lambda posts: any(CAVEAT in p.get("text", "") for p in posts), timeout)
+
+    def assert_nothing_posted(self, channel: str, grace: float = 2.0) -> None:
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            assert not self.posts(channel), f"unexpected posts in {channel}: {texts(self.posts(channel))}"
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def texts(posts: List[Dict[str, Any]]) -> List[str]:
+    return [p.get("text", "") for p in posts]
+
+
+# --- the assistant, booted with or without the SLACK_* variables --------------------------
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+class Assistant:
+    def __init__(self, slack_api_url: str) -> None:
+        self.slack_api_url = slack_api_url
+        self.slack: bool | None = None  # which boot is running: with Slack env, without, none
+
+    def serve(self, command: str, slack: bool) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+        env.update(RASA_PORT=str(RASA_PORT), ACTIONS_PORT=str(ACTIONS_PORT), RUN_DIR=RUN_DIRS[slack])
+        if slack:
+            env.update(
+                SLACK_BOT_TOKEN=TOKEN,
+                SLACK_SIGNING_SECRET=SECRET,
+                SLACK_CHANNEL=SLACK_CHANNEL,
+                SLACK_API_URL=self.slack_api_url,
+            )
+        subprocess.run([str(ROOT / "scripts" / "serve.sh"), command], cwd=ROOT, env=env, check=True)
+
+    def ensure(self, slack: bool) -> None:
+        if self.slack is slack:
+            return
+        self.stop()
+        for port in (RASA_PORT, ACTIONS_PORT):
+            if _answers(f"http://127.0.0.1:{port}/"):
+                pytest.fail(f"port {port} is taken by another server; stop it before running these tests")
+        self.serve("start", slack)
+        self.slack = slack
+
+    def stop(self) -> None:
+        for slack in (True, False):  # also servers a crashed earlier run left behind
+            self.serve("stop", slack)
+        self.slack = None
+
+    def log(self, slack: bool) -> str:
+        return (ROOT / RUN_DIRS[slack] / "rasa.log").read_text(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def slack_api():
+    stand_in = SlackApiStandIn()
+    yield stand_in
+    stand_in.close()
+
+
+@pytest.fixture(scope="module")
+def assistant(slack_api):
+    if not (ROOT / "models" / "current.tar.gz").exists():
+        pytest.fail("No trained model: run `make train` first.")
+    booted = Assistant(slack_api.url)
+    yield booted
+    booted.stop()
+
+
+@pytest.fixture
+def with_slack(assistant, slack_api):
+    assistant.ensure(slack=True)
+    return slack_api
+
+
+@pytest.fixture
+def without_slack(assistant):
+    assistant.ensure(slack=False)
+    return assistant
+
+
+# --- requests as Slack sends them ---------------------------------------------------------
+
+
+def signature(body: bytes, timestamp: str, secret: str = SECRET) -> str:
+    """Slack's request signature: v0=HMAC-SHA256(secret, "v0:{timestamp}:{body}")."""
+    return "v0=" + hmac.new(secret.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256).hexdigest()
+
+
+def send(
+    body: bytes,
+    content_type: str = "application/json",
+    signed: bool = True,
+    age: float = 0,
+    secret: str = SECRET,
+    extra: Dict[str, str] | None = None,
+):
+    headers = {"Content-Type": content_type, **(extra or {})}
+    if signed:
+        timestamp = str(int(time.time() - age))
+        headers.update(
+            {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature(body, timestamp, secret)}
+        )
+    request = urllib.request.Request(SLACK_WEBHOOK, body, headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            return reply.status, reply.read().decode(), dict(reply.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(errors="replace"), dict(e.headers)
+
+
+def message_event(text: str, channel: str, user: str, thread_ts: str | None = None, **event: Any) -> bytes:
+    """An Events API event_callback for a message, as Slack posts it."""
+    inner = {
+        "type": "message",
+        "channel_type": "im",
+        "channel": channel,
+        "user": user,
+        "text": text,
+        "ts": f"{time.time():.6f}",
+        **event,
+    }
+    inner = {k: v for k, v in inner.items() if v is not None}  # e.g. channel_type=None: none sent
+    if thread_ts:
+        inner["thread_ts"] = thread_ts
+    inner.setdefault("event_ts", inner["ts"])
+    return json.dumps(
+        {
+            "token": "unused",
+            "team_id": "T1",
+            "api_app_id": "A1",
+            "type": "event_callback",
+            "event_id": "Ev" + uuid.uuid4().hex[:10].upper(),
+            "event_time": int(time.time()),
+            "authorizations": [{"team_id": "T1", "user_id": BOT_USER, "is_bot": True}],
+            "event": inner,
+        }
+    ).encode()
+
+
+def unique(prefix: str) -> str:
+    return prefix + uuid.uuid4().hex[:8].upper()
+
+
+# --- unit: settings and formatting ---------------------------------------------------------
+
+
+def test_without_the_env_vars_the_channel_says_slack_is_not_configured(monkeypatch):
+    for name in [n for n in os.environ if n.startswith("SLACK_")]:
+        monkeypatch.delenv(name)
+    channel = EnvSlackInput.from_credentials(None)
+    assert isinstance(channel, SlackNotConfigured)
+    assert channel.name() == "slack" and channel.missing == ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"]
+    assert channel.blueprint(lambda _: None).name == "slack_webhook"
+    monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)  # a token alone is not enough
+    assert EnvSlackInput.from_credentials(None).missing == ["SLACK_SIGNING_SECRET"]
+
+
+def test_settings_come_from_the_environment():
+    env = {"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": "http://127.0.0.1:9/api"}
+    channel = EnvSlackInput.from_env(env)
+    assert isinstance(channel, EnvSlackInput)
+    assert (channel.slack_token, channel.slack_signing_secret) == (TOKEN, SECRET)
+    assert channel.use_threads is True and channel.slack_channel is None
+    assert channel.conversation_granularity == "sender"
+    assert set(channel.errors_ignore_retry) == set(SLACK_RETRY_REASONS)
+    out = channel.get_output_channel("D1", "123.456")
+    assert isinstance(out, EnvSlackBot) and out.client.base_url == "http://127.0.0.1:9/api/"
+    assert out.thread_id == "123.456"
+    assert EnvSlackInput.from_env({**env, "SLACK_API_URL": ""}).get_output_channel("D1").client.base_url == (
+        "https://slack.com/api/"
+    )
+
+    channel = EnvSlackInput.from_env(
+        {**env, "SLACK_USE_THREADS": "false", "SLACK_CHANNEL": "C9", "SLACK_CONVERSATION_GRANULARITY": "thread"}
+    )
+    assert (channel.use_threads, channel.slack_channel, channel.conversation_granularity) == (False, "C9", "thread")
+    channel = EnvSlackInput.from_env({**env, "SLACK_USE_THREADS": "maybe", "SLACK_CONVERSATION_GRANULARITY": "x"})
+    assert (channel.use_threads, channel.conversation_granularity) == (True, "sender")
+
+
+def test_text_becomes_slack_mrkdwn():
+    assert to_mrkdwn("B12 < 200 & folate > 3") == "B12 &lt; 200 &amp; folate &gt; 3"
+    assert (
+        to_mrkdwn("**Note**: see [the NIH](https://ods.od.nih.gov)") == "*Note*: see <https://ods.od.nih.gov|the NIH>"
+    )
+    assert to_mrkdwn("Plain words stay as they are.") == "Plain words stay as they are."
+
+
+def test_buttons_are_mrkdwn_blocks_and_at_most_five(slack_api):
+    bot = EnvSlackBot(TOKEN, "DBUTTONS", None, None, slack_api.url)
+    buttons = [{"title": f"Topic {i}", "payload": f"/topic_{i}"} for i in range(7)]
+    asyncio.run(bot.send_text_with_buttons("ignored", "Pick **one** of these:", buttons))
+    (post,) = slack_api.posts("DBUTTONS")
+    section, actions = post["blocks"]
+    assert section["text"] == {"type": "mrkdwn", "text": "Pick *one* of these:"}
+    assert [b["value"] for b in actions["elements"]] == [f"/topic_{i}" for i in range(MAX_BUTTONS)]
+    assert "as_user" not in post
+    assert slack_api.calls_to("DBUTTONS")[0]["authorization"] == f"Bearer {TOKEN}"
+
+
+# --- live: the booted assistant on Slack ----------------------------------------------------
+
+
+@live
+def test_a_signed_question_is_answered_in_its_thread_with_the_caveat_last(with_slack):
+    channel, user = unique("D"), unique("U")
+    body = message_event("what is pernicious anemia?", channel, user)
+    status, _, _ = send(body)
+    assert status == 200
+    posts = with_slack.wait_for_answer(channel)
+    assert len(posts) >= 3, texts(posts)
+    assert any("parietal cells" in p["text"] for p in posts)
+    assert posts[-1]["text"].startswith(CAVEAT), texts(posts)
+    assert sum(CAVEAT in p["text"] for p in posts) == 1
+    user_ts = json.loads(body)["event"]["ts"]  # SLACK_USE_THREADS: a thread under the question
+    assert {p.get("thread_ts") for p in posts} == {user_ts}
+    assert all("as_user" not in p for p in posts)
+    assert all(c["authorization"] == f"Bearer {TOKEN}" for c in with_slack.calls_to(channel))
+
+
+@live
+def test_a_question_inside_a_thread_is_answered_in_that_thread(with_slack):
+    channel, user, thread = unique("D"), unique("U"), "1700000000.000100"
+    assert send(message_event("how is b12 deficiency treated?", channel, user, thread_ts=thread))[0] == 200
+    posts = with_slack.wait_for_answer(channel)
+    assert {p.get("thread_ts") for p in posts} == {thread}
+
+
+@live
+def test_mentions_are_answered_and_other_channel_chatter_is_not(with_slack):
+    channel, user = unique("C"), unique("U")
+    chatter = message_event("what is pernicious anemia?", channel, user, channel_type="channel")
+    assert send(chatter)[0] == 200
+    mention = message_event(
+        f"<@{BOT_USER}> what is pernicious anemia?", channel, user, type="app_mention", channel_type=None
+    )
+    assert send(mention)[0] == 200
+    posts = with_slack.wait_for_answer(channel)
+    assert any("parietal cells" in p["text"] for p in posts)
+    assert sum(CAVEAT in p["text"] for p in posts) == 1  # the chatter got no answer
+
+    # In SLACK_CHANNEL every message is answered; an @mention there arrives twice (as a
+    # message and as an app_mention) and is answered once.
+    user, text = unique("U"), f"<@{BOT_USER}> what is pernicious anemia?"
+    as_message = message_event(text, SLACK_CHANNEL, user, channel_type="channel")
+    as_mention = json.loads(as_message)
+    as_mention["event"]["type"] = "app_mention"
+    del as_mention["event"]["channel_type"]  # Slack sends none with app_mention
+    assert send(json.dumps(as_mention).encode())[0] == 200
+    assert send(as_message)[0] == 200
+    assert send(message_event("thanks", SLACK_CHANNEL, user, channel_type="channel"))[0] == 200
+    posts = with_slack.wait_for(SLACK_CHANNEL, lambda ps: any("welcome" in p["text"] for p in ps))
+    assert any("parietal cells" in p["text"] for p in posts)
+    assert sum(CAVEAT in p["text"] for p in posts) == 1, texts(posts)
+
+
+@live
+@pytest.mark.parametrize(
+    "how",
+    [
+        {"signed": False},
+        {"secret": "not-the-signing-secret"},
+        {"age": 6 * 60},  # a replay: Slack's timestamps older than 5 minutes are refused
+    ],
+    ids=["unsigned", "wrong-secret", "six-minutes-old"],
+)
+def test_requests_not_from_slack_are_refused(with_slack, how):
+    channel = unique("D")
+    status, text, _ = send(message_event("what is pernicious anemia?", channel, unique("U")), **how)
+    assert status == 400 and "X-Slack-Signature" in text
+    with_slack.assert_nothing_posted(channel)
+
+
+@live
+def test_retries_of_an_answered_event_get_no_second_answer(with_slack):
+    channel, user = unique("D"), unique("U")
+    body = message_event("what is pernicious anemia?", channel, user)
+    assert send(body)[0] == 200
+    answer = with_slack.wait_for_answer(channel)
+
+    # Rasa's default drops only http_timeout retries; every reason, and none, must be dropped.
+    for retry, reason in enumerate([*SLACK_RETRY_REASONS, None], start=1):
+        extra = {"X-Slack-Retry-Num": str(min(retry, 3))}
+        if reason:
+            extra["X-Slack-Retry-Reason"] = reason
+        status, _, headers = send(body, extra=extra)
+        assert 200 <= status < 300 and headers.get("X-Slack-No-Retry") == "1", (reason, status)
+
+    # Messages of one conversation are handled in order: once this later one is answered,
+    # any answer to a retry would have been posted before it.
+    assert send(message_event("thanks", channel, user))[0] == 200
+    posts = with_slack.wait_for(channel, lambda ps: any("welcome" in p["text"] for p in ps))
+    assert posts[: len(answer)] == answer
+    assert [p["text"] for p in posts[len(answer) :] if "welcome" not in p["text"]] == []
+
+
+@live
+def test_the_url_verification_challenge_is_echoed(with_slack):
+    body = json.dumps({"token": "unused", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmd", "type": "url_verification"})
+    status, text, headers = send(body.encode())
+    assert (status, text) == (200, "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmd")
+    assert headers["content-type"].startswith("text/plain")
+    assert send(body.encode(), signed=False)[0] == 400
+
+
+@live
+def test_greeting_buttons_and_a_button_click(with_slack):
+    channel, user = unique("D"), unique("U")
+    assert send(message_event("hello", channel, user))[0] == 200
+    (greeting,) = with_slack.wait_for(channel, lambda ps: any(p.get("blocks") for p in ps))
+    section, actions = greeting["blocks"]
+    assert section["text"]["type"] == "mrkdwn" and "vitamin B12" in section["text"]["text"]
+    assert 1 <= len(actions["elements"]) <= MAX_BUTTONS
+    button = next(b for b in actions["elements"] if b["value"] == "/ask_pernicious_anemia")
+
+    click = {  # a block_actions payload, form-encoded, as Slack posts a button click
+        "type": "block_actions",
+        "user": {"id": user},
+        "channel": {"id": channel},
+        "message": {"ts": "1.1", "thread_ts": greeting["thread_ts"]},
+        "actions": [{"type": "button", "value": button["value"], "action_id": "a1", "block_id": "b1"}],
+    }
+    form = urllib.parse.urlencode({"payload": json.dumps(click)}).encode()
+    assert send(form, content_type="application/x-www-form-urlencoded")[0] == 200
+    posts = with_slack.wait_for_answer(channel)
+    assert any("parietal cells" in p.get("text", "") for p in posts)
+    assert posts[-1]["text"].startswith(CAVEAT)
+
+
+@live
+def test_rest_still_works_next_to_slack(with_slack):
+    assert "parietal cells" in " ".join(rest("what is pernicious anemia?"))
+
+
+@live
+def test_the_slack_run_logged_no_traceback(with_slack, assistant):
+    assert send(b"{not json")[0] == 400  # signed but malformed: refused, not a crash
+    log = assistant.log(slack=True)
+    assert "Slack channel on /webhooks/slack/webhook" in log
+    assert "Traceback" not in log, log[log.index("Traceback") :][:3000]
+
+
+@live
+def test_without_slack_env_the_assistant_starts_and_rest_works(without_slack):
+    assert "parietal cells" in " ".join(rest("what is pernicious anemia?"))
+    status, text, _ = send(message_event("what is pernicious anemia?", unique("D"), unique("U")))
+    assert status == 503 and "Slack is not configured" in text
+    with urllib.request.urlopen(URL + "/", timeout=5) as reply:
+        assert reply.status == 200
+    log = without_slack.log(slack=False)
+    assert "Slack channel disabled: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET not set" in log
+    assert "Traceback" not in log
+
+
+def rest(message: str) -> List[str]:
+    body = json.dumps({"sender": uuid.uuid4().hex, "message": message}).encode()
+    request = urllib.request.Request(REST_WEBHOOK, body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        return [m.get("text", "") for m in json.loads(reply.read())]

@@ -1,0 +1,93 @@
+"""The custom Rasa NLU components, run on real Rasa messages (no server, no network)."""
+
+import pytest
+
+pytest.importorskip("rasa")
+
+from rasa.shared.nlu.training_data.message import Message  # noqa: E402
+
+from extensions.components import EntityCanonicalizer, MessageKindClassifier, QuestionFocus  # noqa: E402
+
+SafetyOverride = MessageKindClassifier
+
+
+def message(text, intent="ask_link", entities=None):
+    m = Message(data={"text": text})
+    m.set("intent", {"name": intent, "confidence": 0.9})
+    m.set("intent_ranking", [{"name": intent, "confidence": 0.9}])
+    m.set("entities", entities or [])
+    return m
+
+
+def test_an_emergency_overrides_any_intent():
+    [m] = SafetyOverride().process([message("my throat is closing after the jab", intent="ask_risks")])
+    assert m.get("intent") == {"name": "emergency", "confidence": 1.0}
+    assert m.get("intent_ranking")[0]["name"] == "emergency"
+    assert m.get("emergency_category") == "allergic_reaction"
+
+
+def test_an_ordinary_question_keeps_its_intent():
+    [m] = SafetyOverride().process([message("can you overdose on b12", intent="ask_risks")])
+    assert m.get("intent")["name"] == "ask_risks"
+
+
+def test_an_empty_message_is_a_conversation_that_asks_to_clarify():
+    [m] = SafetyOverride().process([message("", intent="ask_cure")])
+    assert m.get("intent")["name"] == "nlu_fallback" and m.get("message_kind") == "conversation"
+
+
+def test_a_question_about_a_red_flag_keeps_its_answer_and_carries_the_alert():
+    [m] = SafetyOverride().process([message("can low b12 cause chest pain?", intent="ask_symptoms")])
+    assert m.get("intent")["name"] == "ask_not_covered" and m.get("topic_intent") == "ask_symptoms"
+    assert m.get("emergency_category") == "chest_pain" and m.get("emergency_reported") is False
+
+
+def test_a_neighbouring_condition_alone_is_off_topic():
+    entities = [{"entity": "other_condition", "value": "lupus", "start": 3, "end": 8}]
+    [m] = SafetyOverride().process([message("is lupus hereditary?", intent="ask_link", entities=entities)])
+    assert m.get("intent")["name"] == "out_of_scope" and m.get("message_kind") == "off_topic"
+
+
+def test_the_focus_keeps_the_question_and_the_whole_message_for_safety():
+    m = message("hi there, sorry to bother you, but what is intrinsic factor? thanks so much")
+    [m] = QuestionFocus().process([m])
+    assert m.get("text") == "what is intrinsic factor?"
+    assert m.get("full_text").startswith("hi there")
+    m = message("What is intrinsic factor? My mum just collapsed")
+    [m] = SafetyOverride().process(QuestionFocus().process([m]))
+    assert m.get("intent")["name"] == "emergency"
+
+
+def test_entity_values_become_canonical_ids():
+    entities = [
+        {"entity": "route", "value": "Jabs", "start": 0, "end": 4},
+        {"entity": "condition", "value": "coeliac", "start": 5, "end": 12},
+        {"entity": "route", "value": "unknown thing", "start": 13, "end": 26},
+    ]
+    [m] = EntityCanonicalizer().process([message("jabs coeliac", entities=entities)])
+    assert [e["value"] for e in m.get("entities")] == ["injection", "celiac", "unknown thing"]
+
+
+def test_a_personal_dose_question_is_declined_whatever_diet_said():
+    [m] = SafetyOverride().process([message("how many mcg of b12 should i take", intent="ask_treatment")])
+    assert m.get("intent")["name"] == "ask_dosing"
+
+
+def test_a_diagnosis_request_is_declined_even_after_a_fallback():
+    [m] = SafetyOverride().process([message("are my symptoms from pernicious anemia?", intent="nlu_fallback")])
+    assert m.get("intent")["name"] == "ask_diagnosis"
+
+
+def test_an_off_topic_dose_question_stays_out_of_scope():
+    [m] = SafetyOverride().process([message("what insulin dose should i be on", intent="out_of_scope")])
+    assert m.get("intent")["name"] == "out_of_scope"
+
+
+def test_a_message_without_words_falls_back_instead_of_guessing():
+    [m] = SafetyOverride().process([message("x" * 300, intent="ask_cure")])
+    assert m.get("intent")["name"] == "nlu_fallback"
+
+
+def test_an_emergency_in_a_long_message_still_wins():
+    [m] = SafetyOverride().process([message("x" * 300 + " chest pain", intent="ask_cure")])
+    assert m.get("intent")["name"] == "emergency"

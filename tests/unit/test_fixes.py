@@ -1,0 +1,126 @@
+"""scripts/fixes.py: the speed fixes change how fast Rasa checks action server replies
+and reaches the action server, never what it accepts."""
+
+from __future__ import annotations
+
+import asyncio
+
+import jsonschema
+import pytest
+from jsonschema import ValidationError, validators
+from rasa.core.actions.action import RemoteAction
+from rasa.utils.endpoints import EndpointConfig
+
+from extensions import fixes
+
+GOOD = [
+    {"events": [], "responses": []},
+    {
+        "events": [{"event": "slot", "name": "topic", "value": "lifelong", "timestamp": None}],
+        "responses": [{"text": "hi"}],
+    },
+    {"events": [{"event": "bot", "text": "hello"}, {"event": "action", "name": "action_listen"}]},
+]
+BAD = [
+    {"events": "not a list"},
+    {"events": [{"event": "no_such_event"}]},
+    {"events": [{"event": "slot", "value": 1}]},  # no name
+    {"responses": [1, 2]},
+    ["not", "an", "object"],
+]
+
+
+@pytest.fixture()
+def fast_validate(monkeypatch):
+    monkeypatch.setattr(jsonschema, "validate", jsonschema.validate)  # restored after the test
+    original = jsonschema.validate
+    fixes.cache_schema_validators()
+    return original, jsonschema.validate
+
+
+@pytest.mark.parametrize("reply", GOOD + BAD)
+def test_action_replies_are_judged_as_by_jsonschema(fast_validate, reply):
+    original, fast = fast_validate
+    schema = RemoteAction.action_response_format_spec()
+
+    def outcome(validate):
+        try:
+            validate(reply, schema)
+            return None
+        except ValidationError as error:
+            return (error.message, list(error.path))
+
+    assert outcome(fast) == outcome(original)
+    assert (outcome(fast) is None) == (reply in GOOD)
+
+
+def test_rasas_action_schema_uses_only_draft_7_keywords():
+    """Why checking it as draft 7 is the same check: it validates as a draft-7 schema and
+    names none of the keywords newer drafts added."""
+    schema = RemoteAction.action_response_format_spec()
+    validators.Draft7Validator.check_schema(schema)
+    text = str(schema)
+    for keyword in ("$dynamicRef", "$defs", "prefixItems", "unevaluated", "dependentRequired", "$schema"):
+        assert keyword not in text
+
+
+def test_each_schema_is_checked_once(fast_validate, monkeypatch):
+    _, fast = fast_validate
+    checks = []
+    original_check = validators.Draft7Validator.check_schema
+    monkeypatch.setattr(
+        validators.Draft7Validator, "check_schema", classmethod(lambda cls, s: checks.append(1) or original_check(s))
+    )
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "title": "checked once"}
+    for _ in range(5):
+        fast({"n": 1}, dict(schema))  # a new but equal dict each time, as Rasa builds it
+    with pytest.raises(ValidationError):
+        fast({"n": "x"}, dict(schema))
+    assert len(checks) == 1
+
+
+def test_a_bad_schema_still_fails(fast_validate):
+    _, fast = fast_validate
+    with pytest.raises(jsonschema.SchemaError):
+        fast({}, {"type": "no_such_type"})
+
+
+def test_action_server_sessions_share_one_connection_pool(monkeypatch):
+    monkeypatch.setattr(EndpointConfig, "session", EndpointConfig.session)  # restored after
+    fixes.share_action_server_connections()
+    endpoint = EndpointConfig("http://127.0.0.1:5055/webhook")
+
+    async def two_sessions():
+        first, second = endpoint.session(), endpoint.session()
+        same = first.connector is second.connector and not first.connector_owner
+        await first.close()
+        still_open = not second.connector.closed  # closing a session keeps the pool
+        await second.close()
+        return same, still_open
+
+    assert asyncio.run(two_sessions()) == (True, True)
+
+
+def test_rasa_drops_idle_action_connections_before_any_action_server_does():
+    """Reusing a connection while the action server closes it fails the action: Rasa's idle
+    limit stays below rasa_sdk's Sanic default (5 s) and this project's action server's."""
+    from sanic.config import DEFAULT_CONFIG
+
+    from scripts import action_server
+
+    idle = fixes.ACTION_CONNECTION_IDLE_SECONDS
+    assert idle < DEFAULT_CONFIG["KEEP_ALIVE_TIMEOUT"] / 2
+    assert idle < action_server.KEEP_ALIVE_SECONDS / 2
+
+
+def test_the_shared_pool_uses_the_idle_limit(monkeypatch):
+    monkeypatch.setattr(EndpointConfig, "session", EndpointConfig.session)  # restored after
+    fixes.share_action_server_connections()
+
+    async def idle_limit():
+        session = EndpointConfig("http://127.0.0.1:5055/webhook").session()
+        limit = session.connector._keepalive_timeout
+        await session.close()
+        return limit
+
+    assert asyncio.run(idle_limit()) == fixes.ACTION_CONNECTION_IDLE_SECONDS

@@ -1,0 +1,182 @@
+"""Message kinds apart from topics (b12/kinds.py), the question focus (b12/focus.py), the
+crisis lines (b12/crisis.py) and the reply planner that combines them. No Rasa server."""
+
+
+import pytest
+import yaml
+
+from b12 import settings
+from b12.answering import Question, compose_health_reply, plan_reply
+from b12.crisis import CrisisFileError, crisis_lines, load_crisis_lines
+from b12.focus import focus
+from b12.kinds import ANSWER_INTENTS, INTENTS, KINDS, understand
+
+ROOT = settings.ROOT
+
+
+def kind(text, ranking=(("ask_link", 0.9),), entities=()):
+    return understand(text, list(ranking), list(entities))
+
+
+# ------------------------------------------------------------------ the one table of intents
+def test_every_intent_of_the_domain_has_one_row_and_a_known_kind():
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text())
+    assert set(domain["intents"]) | {"nlu_fallback"} == set(INTENTS)
+    assert {row.kind for row in INTENTS.values()} <= set(KINDS)
+
+
+def test_the_rules_answer_exactly_the_education_intents_and_decline_exactly_the_advice_ones():
+    rules = yaml.safe_load((ROOT / "data" / "rules.yml").read_text())["rules"]
+
+    def intents_for(action):
+        out = set()
+        for rule in rules:
+            steps = rule["steps"]
+            if steps[-1].get("action") == action:
+                first = steps[0]
+                out |= {s["intent"] for s in first.get("or", [first])}
+        return out
+
+    assert intents_for("action_answer_question") == set(ANSWER_INTENTS) | {"ask_not_covered"}
+    advice = {i for i, row in INTENTS.items() if row.refusal}
+    assert intents_for("action_decline_personal_advice") == advice
+    assert intents_for("action_send_emergency_help") == {"emergency"}
+
+
+def test_the_planner_answers_the_same_intents_the_table_calls_education():
+    from b12 import answering
+
+    assert set(answering.ANSWER_INTENTS) == set(ANSWER_INTENTS)
+
+
+# ------------------------------------------------------------------ kinds
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("my chest feels crushed right now", "emergency"),
+        ("she won't wake up", "emergency"),
+        ("my partner hits me", "emergency"),
+        ("how much b12 should i take", "dosing"),
+        ("my b12 came back at 160 pg/ml, is that low?", "diagnosis"),
+        ("can i stop my injections now my levels are normal?", "change_treatment"),
+        ("my sister has coeliac, is that why her b12 keeps dropping?", "education"),
+        ("I hate needles, are tablets an option for people like me?", "education"),
+        ("the nurse mentioned homocysteine, how does it relate to b12?", "education"),
+        ("can b12 deficiency make you dizzy?", "not_covered"),  # the source names no dizziness
+        ("can low b12 cause numbness in my feet?", "education"),
+        ("how long do b12 injections take to work?", "not_covered"),
+    ],
+)
+def test_the_kind_of_message(text, expected):
+    assert kind(text).kind == expected
+
+
+def test_an_asked_red_flag_outside_b12_keeps_its_alert():
+    u = kind("can lupus cause chest pain?", [("out_of_scope", 0.8)], ["other_condition"])
+    assert u.alert and u.kind == "not_covered"
+
+
+def test_a_change_of_treatment_is_declined_even_when_diet_says_off_topic():
+    assert kind("Can I stop my injections?", [("out_of_scope", 0.6)], ["route"]).kind == "change_treatment"
+    assert kind("what insulin dose should i be on", [("out_of_scope", 0.9)]).kind == "off_topic"
+
+
+def test_diets_general_emergency_does_not_replace_a_clear_topic():
+    u = kind("what are the side effects of b12 shots?", [("emergency", 0.6), ("ask_risks", 0.35)], ["route"])
+    assert u.topic_intent == "ask_risks"
+
+
+def test_a_red_flag_question_is_answered_with_the_alert():
+    u = kind("could low b12 give me chest pain?", [("ask_symptoms", 0.8)])
+    # the source names no chest pain: it says so, then what it says about symptoms, alert first
+    assert u.kind == "not_covered" and u.topic_intent == "ask_symptoms" and u.alert
+
+
+def test_diet_hearing_an_emergency_the_matcher_does_not_still_gets_care_when_nothing_is_asked():
+    u = kind("my flatmate is making a weird noise on the floor", [("emergency", 0.9), ("ask_link", 0.01)])
+    assert u.kind == "emergency"
+
+
+def test_a_neighbouring_condition_without_b12_is_off_topic_and_with_a_cure_question_is_answered():
+    assert kind("is lupus hereditary?", entities=["other_condition"]).kind == "off_topic"
+    assert kind("does b12 cure lupus?", [("ask_cure", 0.9)], ["other_condition"]).intent == "ask_cure"
+    related = kind("can b12 help lupus fatigue?", [("ask_symptoms", 0.9)], ["other_condition"])
+    assert related.kind == "not_covered" and related.topic_intent == "ask_symptoms"
+
+
+def test_a_long_b12_question_is_never_taken_for_a_goodbye():
+    u = kind("does taking b12 at night keep you awake?", [("goodbye", 0.6), ("ask_risks", 0.1)])
+    assert u.kind == "not_covered"
+
+
+# ------------------------------------------------------------------ focus
+@pytest.mark.parametrize(
+    "text, question",
+    [
+        ("hey there! what is pernicious anemia? cheers", "what is pernicious anemia?"),
+        ("apologies in advance, but is b12 a cure?", "is b12 a cure?"),
+        ("asking for my dad: why does he need injections?", "why does he need injections?"),
+        ("I got my bloods back. I'm confused. What is homocysteine?", "What is homocysteine?"),
+        ("My sister has coeliac. Is that why her b12 is low?", "My sister has coeliac. Is that why her b12 is low?"),
+        ("hi", "hi"),
+    ],
+)
+def test_the_focus_is_the_sentence_that_asks(text, question):
+    assert focus(text) == question
+
+
+# ------------------------------------------------------------------ crisis lines
+def test_each_region_has_its_numbers_and_the_default_is_the_us():
+    assert "911" in crisis_lines("us").reply(None)
+    assert "999" in crisis_lines("uk").reply("collapse") and "116 123" in crisis_lines("uk").reply("self_harm")
+    assert "1-800-222-1222" in crisis_lines("us").reply("poisoning")
+
+
+def test_an_unknown_region_names_the_file_and_the_key():
+    with pytest.raises(CrisisFileError, match="regions.mars"):
+        load_crisis_lines("mars")
+
+
+def test_a_region_missing_a_number_fails_naming_it(tmp_path):
+    data = yaml.safe_load((ROOT / "knowledge" / "crisis_lines.yml").read_text())
+    del data["regions"]["uk"]["poison"]
+    path = tmp_path / "lines.yml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(CrisisFileError, match=r"regions.uk.*poison"):
+        load_crisis_lines("us", path)
+
+
+# ------------------------------------------------------------------ the reply, from both axes
+def test_a_diagnosis_request_about_pa_gets_the_decline_then_the_pa_passage_then_the_caveat():
+    answer = plan_reply(Question(intent="ask_diagnosis", conditions=["pernicious_anemia"], kind="diagnosis"))
+    messages = compose_health_reply(answer.passages, answer.preface, answer.alert, answer.preface_args)
+    assert messages[0] == {"response": "utter_cannot_diagnose"}
+    assert "parietal cells" in messages[1]["text"]
+    assert messages[-1] == {"response": "utter_caveat"}
+
+
+def test_a_red_flag_question_opens_with_the_alert_and_ends_with_the_caveat():
+    answer = plan_reply(Question(intent="ask_symptoms", kind="education", alert=True))
+    messages = compose_health_reply(answer.passages, answer.preface, answer.alert, answer.preface_args)
+    assert "happening to you now" in messages[0]["text"] and "911" in messages[0]["text"]
+    assert "neuropathy" in messages[1]["text"] and messages[-1] == {"response": "utter_caveat"}
+
+
+def test_not_covered_says_so_then_what_the_source_does_say_about_the_topic():
+    answer = plan_reply(Question(intent="ask_not_covered", kind="not_covered", topic_intent="ask_pernicious_anemia"))
+    assert answer.preface == "utter_not_covered_related"
+    assert answer.preface_args == {"about": "pernicious anemia"}
+    assert any("parietal" in p.text for p in answer.passages)
+
+
+def test_not_covered_with_nothing_related_has_nothing_to_quote():
+    assert plan_reply(Question(intent="ask_not_covered", kind="not_covered")) is None
+
+
+def test_what_the_classifier_reads_is_bounded_and_keeps_the_end():
+    from b12.focus import MAX_FOCUS_CHARS, bounded
+
+    long = "word " * 1000 + "what is pernicious anemia?"
+    assert len(bounded(long)) <= MAX_FOCUS_CHARS and bounded(long).endswith("what is pernicious anemia?")
+    assert bounded("?" * 10000) == "?" * MAX_FOCUS_CHARS
+    assert bounded("short") == "short"

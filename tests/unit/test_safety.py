@@ -1,0 +1,363 @@
+"""The deterministic emergency matcher: recall on emergencies, no alarms on ordinary questions."""
+
+from pathlib import Path
+
+import pytest
+
+from b12.safety import PatternError, emergency_category, is_emergency, load_matcher, token_pattern
+
+EMERGENCIES = [
+    "I have chest pain and my left arm is numb",
+    "chest pains for the last hour",
+    "my chest hurts really bad",
+    "i have chets pian",
+    "crushing pressure in my chest",
+    "tightness in my chest and sweating",
+    "i think im having a heart attack",
+    "I can't breathe",
+    "cant breath after my shot",
+    "having trouble breathing",
+    "my husband is not breathing",
+    "struggling to breathe right now",
+    "my throat is swelling after the b12 injection",
+    "tongue swollen and itchy after my jab",
+    "lips puffing up after the shot",
+    "i think i'm having an allergic reaction to the injection",
+    "anaphylaxis after b12 shot",
+    "face is drooping on one side",
+    "my dad's speech is slurred and his face looks droopy",
+    "i think my mum is having a stroke",
+    "sudden numbness on one side of my body",
+    "I feel like hurting myself",
+    "i want to kill myself",
+    "im siucidal",
+    "having suicidal thoughts",
+    "I don't want to live anymore",
+    "i want to die",
+    "honestly i dont wanna live anymore",
+    "i just dont wanna be alive",
+    "whats the point of living",
+    "theres no point going on",
+    "thinking about ending my life",
+    "i've been self harming again",
+    "everyone would be better off dead without me",
+    "I overdosed on my pills",
+    "my mate just took like 40 paracetamol",
+    "theres so much blood and it keeps pouring out",
+    "i took a whole bottle of tablets",
+    "my son swallowed too many of my pills",
+    "she took an overdose",
+    "my wife collapsed in the kitchen",
+    "he passed out and wont wake up",
+    "my friend is unconscious",
+    "i fainted twice today",
+    # everyday words for the families patients use (issue: own words)
+    "it feels like an elephant is sitting on my chest",
+    "my chest feels crushed right now",
+    "there's a tight band round my chest and it won't ease",
+    "i can't get a full breath and my lips are going blue",
+    "he is gasping and can't talk",
+    "half my face has gone droopy and my words are coming out slurred",
+    "my dad's smile looks lopsided and his arm went weak suddenly",
+    "she won't wake up",
+    "my husband isn't responding to me",
+    "i cant wake my mum",
+    "he's shaking all over on the floor and won't stop",
+    "my son is having a fit",
+    "i necked a whole strip of paracetamol",
+    "took thirty paracetamol an hour ago",
+    "i've swallowed my whole month's supply",
+    "my toddler swallowed some of grandma's tablets",
+    "the kids got into my bag and ate some of my pills",
+    "it won't stop bleeding and I've soaked through two towels",
+    "everyone would be better off without me",
+    "i feel like such a burden to my family",
+    "i've written letters to everyone and i'm saying my goodbyes",
+    "i have a plan for tonight",
+    "my partner hits me and i'm scared to go home",
+    "i was raped last night",
+    "my carer has been hurting me",
+    "I\u2019ve swallowed forty pills",
+    # found by review: self-harm with a time in it, phrasings that were missed, reports asked as questions
+    "I have been wanting to kill myself for months",
+    "I've felt suicidal for years since my PA diagnosis",
+    "I want to take my own life",
+    "I've wanted to die for weeks",
+    "i've been stockpiling my tablets",
+    "I keep thinking about not being here",
+    "i took them all together",
+    "i took a weeks worth at once",
+    "I have chest pain after my b12 shot, is that a side effect?",
+    "Crushing chest pain and my left arm is numb, could it be b12 deficiency?",
+    "My face has gone droopy on one side, is it b12 deficiency?",
+    "my 2 year old swallowed my iron tablets",
+    "I\u02bcm having a heart attack",
+    "heavy bleeding that won't stop",
+    "i'm bleeding a lot and it wont stop",
+    "vomiting blood",
+    "he is having a seizure",
+    "please call an ambulance",
+    "this is an emergency",
+]
+
+ORDINARY = [
+    "what is pernicious anemia?",
+    "can you overdose on b12",
+    "is an overdose of b12 possible",
+    "what is the risk of overdose with injections",
+    "swelling at the injection site, is that normal?",
+    "are b12 shots painful",
+    "does the injection hurt",
+    "what is the point of b12 shots",
+    "whats the point of taking tablets if i cant absorb them",
+    "what are the side effects of b12 jabs",
+    "does low b12 cause breathing problems",
+    "how does b12 help red blood cells",
+    "i feel tired all the time, is it my b12?",
+    "my hands tingle and feel numb",
+    "does b12 affect my heart",
+    "can b12 deficiency cause a stroke later in life",
+    "what foods have the most b12",
+    "is it safe to take b12 every day",
+    "how many mcg should i take",
+    "can b12 deficiency make you dizzy?",
+    "are b12 injections ever allergenic?",
+    "is the tingling in my hands from low b12?",
+    "i took 1000 mcg today, is that too much?",
+    "i take 5000mcg tablets every day",
+    "checking my b12 levels again next week",
+    "my levels are not responding to tablets",
+    "the fatigue hit me hard this year",
+    "i'm scared of my injections",
+    "i made a plan with my gp to sort it",
+    "my hair is going grey, could it be b12?",
+    "my mum had a stroke years ago, is b12 linked?",
+    # found by review: ordinary messages that tripped a pattern
+    "I took my b12 tablet this morning, can I have coffee?",
+    "I had my b12 tablets with breakfast",
+    "I've taken b12 tablets for years",
+    "I'm scared my husband has pernicious anemia",
+    "My doctor won't let me have injections more often",
+    "If I tell you my B12 result can you explain it?",
+    "my homocysteine spiked last year",
+    "I flinch when I get my injection",
+    "they hurt my arm for days after",
+    "my husband pushed me to get tested",
+    "do b12 injections hurt kids?",
+    "my b12 level is not moving even after 6 months",
+    "my blood results came through",
+    "my blood test keeps coming back normal",
+    "I've had lots of blood tests",
+    "can i take tablets instead of one injection",
+    "I'm mixing my B12 tablets into my smoothie",
+    "my daughter has taken b12 tablets since she was diagnosed, is it safe long term?",
+    "my 80 year old mum took her b12 tablet",
+    "I walk into the building for my injection",
+    "my last message was about b12 shots",
+    "I am on the edge of giving up on tablets",
+    "She has been fit her whole life but now she is tired",
+    "do i have pernicious anemia",
+    "my b12 level is 180 is that bad",
+    "can i stop my injections",
+    "what is homocysteine",
+    "tell me about leaky gut",
+    "is b12 a cure for hashimotos",
+    "how is celiac disease linked to b12",
+    "what about crohns",
+    "will i need shots for life",
+    "where does this information come from",
+    "hi",
+    "thanks so much",
+    "are you a bot",
+    "that's odd, my doctor said pills",
+    "my gums bleed a little when i brush",
+    "i had a bad day at work",
+    "i took my 2 tablets this morning",
+    "why does my doctor keep checking my b12 levels",
+    "can i take b12 with my thyroid pills",
+    "what does intrinsic factor do",
+    "the pain of injections is annoying",
+    "b12 and inflammation",
+    "is it normal to feel tired after a shot",
+    "what happens if i miss a dose",
+    "i'm worried about my mum's anaemia",
+    "",
+    "   ",
+]
+
+
+def test_a_slot_of_a_pattern_never_hides_a_phrase():
+    """Each space-separated slot is one word: "all over|floor" would demand "all" then "over|floor".
+    The lint: a slot's alternatives never contain a word that only makes sense as a phrase."""
+    import yaml
+
+    from b12.safety import PATTERNS_FILE
+
+    halves = {"once", "front"}  # second words of phrases ("at once", "in front")
+    data = yaml.safe_load(PATTERNS_FILE.read_text())
+    suspicious = []
+    for category, lines in data["categories"].items():
+        for line in lines:
+            slots = line.replace("<>", " ").split()
+            for k, slot in enumerate(slots):
+                alternatives = set(slot.split("|"))
+                # "not being here|not be here": a later slot repeating an earlier single word
+                repeats = k > 0 and len(alternatives) > 1 and alternatives & {w for w in slots[:k] if "|" not in w}
+                if (len(alternatives) > 1 and halves & alternatives) or repeats:
+                    suspicious.append(f"{category}: {line!r} slot {slot!r}")
+    assert not suspicious, suspicious
+
+
+@pytest.mark.parametrize("text", EMERGENCIES)
+def test_emergencies_are_caught(text):
+    assert is_emergency(text), text
+
+
+@pytest.mark.parametrize("text", ORDINARY)
+def test_ordinary_questions_are_not_emergencies(text):
+    assert not is_emergency(text), (text, emergency_category(text))
+
+
+@pytest.mark.parametrize(
+    "text, category",
+    [
+        ("i want to kill myself", "self_harm"),
+        ("my throat is closing", "allergic_reaction"),
+        ("chest pain", "chest_pain"),
+        ("she collapsed", "collapse"),
+    ],
+)
+def test_the_category_is_named(text, category):
+    assert emergency_category(text) == category
+
+
+def test_none_is_not_an_emergency():
+    assert emergency_category(None) is None
+
+
+ASKED_ABOUT = [
+    ("can low b12 cause chest pain?", "chest_pain"),
+    ("does b12 deficiency cause seizures", "seizure"),
+    ("could a b12 shot give me an allergic reaction?", "allergic_reaction"),
+    ("can pernicious anemia make you pass out?", "collapse"),
+    ("i fainted years ago and that is how they found my pa", "collapse"),
+]
+
+
+@pytest.mark.parametrize("text, category", ASKED_ABOUT)
+def test_a_question_about_a_red_flag_is_asked_not_reported(text, category):
+    from b12.safety import assess_emergency
+
+    signal = assess_emergency(text)
+    assert signal is not None and signal.category == category and not signal.reported, signal
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "can low b12 cause chest pain? mine started an hour ago",
+        "should i just kill myself?",
+        "i took 40 pills is that bad?",
+    ],
+)
+def test_a_question_with_signs_of_now_is_still_a_report(text):
+    assert is_emergency(text)
+
+
+def test_number_words_are_read():
+    from b12.safety import read_numbers
+
+    assert read_numbers("took thirty two pills and a hundred".split()) == ["took", "32", "pills", "and", "a", "100"]
+    assert is_emergency("she took twenty tablets") and not is_emergency("she took two tablets")
+
+
+def test_a_body_part_and_its_symptom_match_in_either_order_with_words_between():
+    assert emergency_category("my chest is so tight") == "chest_pain"
+    assert emergency_category("tightness across my chest") == "chest_pain"
+
+
+def test_a_real_english_word_is_never_folded_into_an_alarm_word():
+    from b12.safety import get_matcher
+
+    m = get_matcher()
+    assert m.fold_typos(["allergenic", "checking", "breathless"]) == ["allergenic", "checking", "breathless"]
+    assert m.fold_typos(["unconcious", "bleading"]) == ["unconscious", "bleeding"]
+
+
+def test_no_typo_that_spells_an_alarm_word_is_a_real_word():
+    import yaml
+
+    from b12.safety import PATTERNS_FILE, english_words
+
+    words = english_words()
+    data = yaml.safe_load(PATTERNS_FILE.read_text())
+    real = [k for k, v in data["typos"].items() if k in words and set(v.split()) & set(data["terms"])]
+    assert not real, real
+
+
+from evaluation.hostile import HOSTILE  # noqa: E402
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=[f"shape{i}" for i in range(len(HOSTILE))])
+def test_a_hostile_10000_character_message_is_checked_well_under_a_second(text):
+    import time
+
+    from b12.kinds import understand
+
+    understand("warm up", [("ask_link", 0.9)])
+    text = text[:10000]
+    started = time.perf_counter()
+    understand(text, [("ask_link", 0.9)])
+    assert time.perf_counter() - started < 1.0
+
+
+def test_a_very_long_message_is_handled():
+    assert is_emergency("blah " * 5000 + " chest pain")
+    assert not is_emergency("b12 " * 5000)
+
+
+def test_token_pattern_syntax():
+    assert token_pattern("chest pain*") == [
+        {"ORTH": {"REGEX": "^(chest)$"}},
+        {"ORTH": {"REGEX": "^(pain[a-z0-9]*)$"}},
+    ]
+    assert len(token_pattern("a ~ b")) == 5
+
+
+def test_a_bad_pattern_file_names_file_and_key(tmp_path: Path):
+    path = tmp_path / "patterns.yml"
+    path.write_text("terms: [chest]\ncategories:\n  chest_pain:\n    - 'chest Pain!'\n")
+    with pytest.raises(PatternError) as err:
+        load_matcher(path)
+    assert str(path) in str(err.value) and "categories.chest_pain" in str(err.value)
+
+
+def test_slang_spells_out_into_the_words_patterns_name(tmp_path: Path):
+    path = tmp_path / "patterns.yml"
+    path.write_text("terms: []\ntypos: {wanna: want to}\ncategories:\n  self_harm:\n    - 'dont want to live'\n")
+    matcher = load_matcher(path)
+    assert matcher.category("i dont wanna live") == "self_harm"
+    assert matcher.category("i dont wanna go") is None
+
+
+def test_a_typo_that_is_not_lower_case_words_names_the_key(tmp_path: Path):
+    path = tmp_path / "patterns.yml"
+    path.write_text("terms: []\ntypos: {wanna: 'Want-To'}\ncategories:\n  x:\n    - 'a'\n")
+    with pytest.raises(PatternError, match="typos.wanna"):
+        load_matcher(path)
+
+
+def test_a_pattern_file_without_categories_fails(tmp_path: Path):
+    path = tmp_path / "patterns.yml"
+    path.write_text("terms: []\n")
+    with pytest.raises(PatternError, match="categories"):
+        load_matcher(path)
+
+
+@pytest.mark.parametrize(
+    "text, expected", [("x" * 300, False), ("😀🙏", False), ("", False), ("hi", True), ("b12 " * 10, True)]
+)
+def test_has_words(text, expected):
+    from b12.safety import has_words
+
+    assert has_words(text) is expected
