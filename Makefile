@@ -15,20 +15,14 @@ SHELL_PORT  ?= 5006
 export TF_CPP_MIN_LOG_LEVEL := 3
 export TF_ENABLE_ONEDNN_OPTS := 0
 export PYTHONWARNINGS := ignore
-export RASA_PORT ACTIONS_PORT
+export RASA_PORT ACTIONS_PORT VENV
 
-TRAIN_INPUTS := config.yml domain.yml $(wildcard data/*.yml) $(wildcard components/*.py) $(SPACY_MODEL)/meta.json
+TRAIN_INPUTS := config.yml domain.yml $(wildcard data/*.yml) extensions/components.py $(SPACY_MODEL)/meta.json
 
-.PHONY: system-deps help install run stop shell train spacy test lint format validate unit e2e integration eval bench eval-quick bench-quick resilience cluster run-cluster stop-cluster soak retention forget clean
+.PHONY: system-deps help install run stop shell train spacy check screenshots test lint format validate unit e2e integration eval bench eval-quick bench-quick resilience cluster run-cluster stop-cluster soak retention forget clean
 
-help:
-	@echo "make run    install, train if stale, start the assistant on http://localhost:$(RASA_PORT)"
-	@echo "make test   lint, unit tests, Rasa checks, then the booted assistant end to end"
-	@echo "make shell  chat in the terminal (rasa shell)"
-	@echo "make train  build the spaCy pipeline and train the Rasa model if inputs changed"
-	@echo "make stop   stop the servers that make run started"
-	@echo "make eval   evaluation report: NLU cross-validation, held-out answers vs a BM25 baseline"
-	@echo "make bench  load benchmark: latency, throughput, memory, cold start"
+help: ## this list
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	@test -n "$(PYTHON310)" || { echo "Python 3.10 is required (see scripts/find-python310.sh)"; exit 1; }
@@ -38,13 +32,13 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
 	@touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed ## create the venv and install the pinned packages
 
 # Order-only on the venv: a new dev tool does not rebuild the pipeline or retrain.
 $(SPACY_MODEL)/meta.json: knowledge/entity_patterns.yml scripts/build_spacy.py b12/entities.py | $(VENV)/.installed
 	$(PY) scripts/build_spacy.py $(SPACY_MODEL)
 
-spacy: $(SPACY_MODEL)/meta.json
+spacy: $(SPACY_MODEL)/meta.json ## build the project's own spaCy pipeline (blank en, lemmas, entity ruler)
 
 $(MODEL): $(TRAIN_INPUTS)
 	@echo "Training the Rasa model (inputs changed)"
@@ -53,86 +47,92 @@ $(MODEL): $(TRAIN_INPUTS)
 	echo "$$(( $$(date +%s) - start ))" > models/train-seconds.txt; \
 	echo "Trained in $$(cat models/train-seconds.txt)s"; rm -f .train.log
 
-train: $(MODEL)
+train: $(MODEL) ## build the spaCy pipeline and train the Rasa model if inputs changed
 
-run: train
+run: train ## install, train if stale, start the assistant and the demo page
 	@SERVE_WEB=1 scripts/serve.sh start
 	@echo
 	@echo "Chat over REST:   curl -s localhost:$(RASA_PORT)/webhooks/rest/webhook -d '{\"sender\":\"me\",\"message\":\"what is pernicious anemia?\"}'"
 	@echo "Chat in terminal: make shell      Stop: make stop"
 
-stop:
+stop: ## stop the servers that make run started
 	@scripts/serve.sh stop
 
-shell: train
+shell: train ## chat in the terminal (rasa shell)
 	@scripts/serve.sh start >/dev/null
 	$(RASA) shell --model $(MODEL) --endpoints .run/endpoints.yml --port $(SHELL_PORT)
 
-lint: install
+lint: install ## ruff check and ruff format --check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-format: install
+format: install ## ruff format and ruff check --fix
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-validate: train
+validate: train ## rasa data validate, warnings are errors
 	$(RASA) data validate --fail-on-warnings --max-history 5 >/dev/null 2>.validate.log || { cat .validate.log; exit 1; }
 	@rm -f .validate.log; echo "rasa data validate: clean"
 
-unit: install spacy
-	$(PY) -m pytest -m "not integration and not resilience and not cluster"
+unit: install spacy ## unit tests (tests/unit): no servers, no network
+	$(PY) -m pytest tests/unit
 
-e2e: train
+e2e: train ## rasa test with the end-to-end stories (tests/test_stories.yml)
 	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out results/e2e >/dev/null 2>results-e2e.log || { tail -40 results-e2e.log; exit 1; }
 	@rm -f results-e2e.log; echo "rasa test (end-to-end stories): no prediction errors"
 
-system-deps:
+system-deps: ## Debian packages the system tests need (chromium, chromium-driver)
 	@scripts/install-system-deps.sh
 
-integration: train system-deps
-	$(PY) -m pytest -m integration
+integration: train system-deps ## system tests: the booted assistant over REST, Slack and in Chromium
+	$(PY) -m pytest tests/system -m integration
 
 # Persistence, security and faults (tests/test_resilience.py) and the PostgreSQL + Redis +
 # nginx cluster (tests/test_cluster.py): they boot their own servers and services.
-resilience: train
-	$(PY) -m pytest -m resilience
+resilience: train ## system tests: persistence, security and faults
+	$(PY) -m pytest tests/system -m resilience
 
-cluster: train
-	$(PY) -m pytest -m cluster
+cluster: train ## system tests: two Rasa processes, nginx, PostgreSQL, Redis
+	$(PY) -m pytest tests/system -m cluster
 
-run-cluster: train
+run-cluster: train ## start the local cluster (scripts/cluster.sh)
 	@scripts/cluster.sh start
 
-soak: run
+soak: run ## steady load on make run: memory, latency drift, errors
 	$(PY) evaluation/soak.py
 
-retention:
+retention: ## delete conversations idle longer than RETENTION_DAYS
 	$(PY) scripts/retention.py
 
-stop-cluster:
+stop-cluster: ## stop the local cluster
 	@scripts/cluster.sh stop
 
-forget:
+forget: ## delete one conversation: make forget SENDER=<sender id>
 	@test -n "$(SENDER)" || { echo "usage: make forget SENDER=<sender id>"; exit 2; }
 	$(PY) scripts/forget.py "$(SENDER)"
 
-eval: train
+eval: train ## evaluation report: NLU cross-validation, held-out and own-words sets, BM25 baseline
 	$(PY) evaluation/evaluate.py
 
-bench: train
+bench: train ## benchmark: latency, throughput, memory, cold start, worst case
 	$(PY) evaluation/bench.py
 
 # Benchmarks are not timed tests: make test only checks that quick runs work end to end.
-eval-quick: train
+eval-quick: train ## a quick make eval (make test runs it)
 	$(PY) evaluation/evaluate.py --quick
 	@test -s reports/eval.md && test -s reports/eval.json
 
-bench-quick: train
+bench-quick: train ## a quick make bench (make test runs it)
 	$(PY) evaluation/bench.py --quick
 	@test -s reports/bench.md && test -s reports/bench.json && test -s reports/bench.png
 
-test: lint unit validate e2e integration resilience cluster eval-quick bench-quick
+check: lint unit validate e2e ## lint, unit tests, rasa data validate, end-to-end stories: no daemons, no system installs
 
-clean:
+screenshots: train system-deps ## refresh the widget screenshots in docs/images/ (made by the browser tests)
+	$(PY) -m pytest tests/system/test_browser.py -m browser -k screenshot
+	cp artifacts/screenshots/widget-desktop.png artifacts/screenshots/widget-375px.png docs/images/
+
+test: lint unit validate e2e integration resilience cluster eval-quick bench-quick ## everything CI runs
+
+clean: ## remove models, results and run folders
 	rm -rf models results .run .pytest_cache .ruff_cache

@@ -172,9 +172,7 @@ def is_loopback_url(url: str) -> bool:
 def main(argv: Optional[List[str]] = None) -> int:
     run_dir = settings.path("RUN_DIR")
     parser = argparse.ArgumentParser(description="Steady load on a local assistant; memory, latency, errors.")
-    parser.add_argument(
-        "--url", default=settings.raw("SOAK_URL") or f"http://127.0.0.1:{settings.get('RASA_PORT')}"
-    )
+    parser.add_argument("--url", default=settings.raw("SOAK_URL") or f"http://127.0.0.1:{settings.get('RASA_PORT')}")
     parser.add_argument("--duration", type=float, default=settings.get("DURATION"))
     parser.add_argument("--quick", action="store_true", help="a 20-second run")
     parser.add_argument("--rate", type=float, default=4.0, help="requests per second in total (default 4)")

@@ -12,23 +12,20 @@
 # The database and Redis passwords are generated on first start into $RUN_DIR/cluster/secrets.env
 # (mode 600, git-ignored), unless DB_PASSWORD / REDIS_PASSWORD are already set. They reach Rasa
 # only through its environment (${DB_PASSWORD} in the endpoints file).
-# Env: RUN_DIR (.run), NGINX_PORT (5500), RASA_PORTS ("5501 5502"), CLUSTER_ACTIONS_PORT (5551),
-#      PG_PORT (5433), REDIS_PORT (6380), MODEL, VENV, and what scripts/serve.sh reads
-#      (ENABLE_API, RASA_API_TOKEN, ACTION_TIMEOUT, ...).
+# Settings (b12/settings.py, group "cluster"): RUN_DIR, NGINX_PORT, RASA_PORTS,
+#      CLUSTER_ACTIONS_PORT, PG_PORT, CLUSTER_REDIS_PORT, and what scripts/serve.sh reads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 VENV=${VENV:-.venv}
-RUN_DIR=${RUN_DIR:-.run}
+values=$("$VENV/bin/python" -m b12.settings shell RUN_DIR NGINX_PORT RASA_PORTS CLUSTER_ACTIONS_PORT PG_PORT \
+  CLUSTER_REDIS_PORT)
+eval "$values"
 mkdir -p "$RUN_DIR"
-RUN_DIR=$(cd "$RUN_DIR" && pwd)
-NGINX_PORT=${NGINX_PORT:-5500}
-RASA_PORTS=${RASA_PORTS:-5501 5502}
 # Its own name: the Makefile exports ACTIONS_PORT (5055) for `make run`, which must not move or
 # be mistaken for the cluster's action server.
-ACTIONS_PORT=${CLUSTER_ACTIONS_PORT:-5551}
-PG_PORT=${PG_PORT:-5433}
-REDIS_PORT=${REDIS_PORT:-6380}
+ACTIONS_PORT=$CLUSTER_ACTIONS_PORT
+REDIS_PORT=$CLUSTER_REDIS_PORT
 C=$RUN_DIR/cluster PG=$RUN_DIR/pg RD=$RUN_DIR/redis NG=$RUN_DIR/nginx
 
 log() { echo "cluster: $*"; }
@@ -231,7 +228,7 @@ start() {
   start_postgres
   start_redis
   # Rasa's `events` table, created once here rather than by two Rasa processes racing.
-  DB_HOST=127.0.0.1 DB_PORT=$PG_PORT DB_NAME=rasa DB_USER=rasa "$VENV/bin/python" extensions/endpoints.py init-db
+  DB_HOST=127.0.0.1 DB_PORT=$PG_PORT DB_NAME=rasa DB_USER=rasa "$VENV/bin/python" -m extensions.endpoints init-db
   serve "$C/actions" start-actions >/dev/null
   local port pid pids=() failed=0
   for port in $RASA_PORTS; do # in parallel: each takes tens of seconds to load the model

@@ -1,37 +1,22 @@
 #!/usr/bin/env bash
 # Start, stop or check the action server and the Rasa server in the background.
 #   scripts/serve.sh start|stop|status   (start-actions: the action server alone)
-# Env: RASA_PORT (5005), ACTIONS_PORT (5055), MODEL (models/current.tar.gz), RUN_DIR (.run),
-#      CORS_ORIGINS (space-separated origins allowed to call the REST channel from a browser;
-#      default: the demo page's own origin, http://localhost:$WEB_PORT and http://127.0.0.1:$WEB_PORT),
-#      WEB_PORT (8000: the demo page with the chat widget, served from web/ when it exists)
-# Storage (extensions/endpoints.py; the endpoints file is written to $RUN_DIR/endpoints.yml):
-#      TRACKER_DB (var/tracker.db: SQLite, Rasa's SQLTrackerStore); or PostgreSQL when DB_HOST is
-#      set: DB_HOST, DB_PORT (5432), DB_NAME (rasa), DB_USER (rasa), DB_PASSWORD (read by Rasa
-#      from its environment, never written to a file); REDIS_HOST/REDIS_PORT/REDIS_PASSWORD: a
-#      Redis lock store (needed when several Rasa processes share the tracker store)
-# Security: ENABLE_API=1 opens Rasa's HTTP API (/conversations/..., /model/...), and then
-#      RASA_API_TOKEN is required (passed as --auth-token without showing in `ps`). Off by default.
-#      RASA_INTERFACE (0.0.0.0): where Rasa listens. The action server always listens on 127.0.0.1.
-# Speed: SPEED_FIXES (1; 0 runs Rasa as shipped: see scripts/rasa_server.py and
-#      extensions/tracker_store.py; make bench measures both)
-# Faults: ACTION_TIMEOUT (5 s: a hung action server counts as failed), REST_REPLY_TIMEOUT (30 s),
-#      LOG_LEVEL (INFO: no message text or sender id is logged at INFO; see extensions/channels/rest.py)
+# Every setting, its default and its meaning: b12/settings.py (`python -m b12.settings`).
+# The endpoints file is written to $RUN_DIR/endpoints.yml from the environment
+# (extensions/endpoints.py): SQLite at TRACKER_DB, or PostgreSQL when DB_HOST is set, and a Redis
+# lock store when REDIS_HOST is set. ENABLE_API=1 opens Rasa's HTTP API and then needs
+# RASA_API_TOKEN. The action server always listens on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
-RASA_PORT=${RASA_PORT:-5005}
-ACTIONS_PORT=${ACTIONS_PORT:-5055}
-MODEL=${MODEL:-models/current.tar.gz}
-RUN_DIR=${RUN_DIR:-.run}
-WEB_PORT=${WEB_PORT:-8000}
-CORS_ORIGINS=${CORS_ORIGINS:-http://localhost:$WEB_PORT http://127.0.0.1:$WEB_PORT}
-RASA_INTERFACE=${RASA_INTERFACE:-0.0.0.0}
-TRACKER_DB=${TRACKER_DB:-var/tracker.db}
+# The defaults and derived values (CORS_ORIGINS from WEB_PORT), from the one settings module.
+# A value that cannot be read stops here, with a message naming the variable.
+values=$("$VENV/bin/python" -m b12.settings shell RASA_PORT ACTIONS_PORT MODEL RUN_DIR WEB_PORT CORS_ORIGINS \
+  RASA_INTERFACE TRACKER_DB LOG_LEVEL LOG_LEVEL_LIBRARIES RASA_TELEMETRY_ENABLED ENABLE_API SERVE_WEB \
+  RASA_START_TIMEOUT SANIC_REQUEST_MAX_SIZE)
+eval "$values"
 export TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 PYTHONWARNINGS=ignore
-export LOG_LEVEL=${LOG_LEVEL:-INFO} LOG_LEVEL_LIBRARIES=${LOG_LEVEL_LIBRARIES:-ERROR}
-# Rasa's telemetry and its Sentry error reports (exception messages can quote user data): off.
-export RASA_TELEMETRY_ENABLED=${RASA_TELEMETRY_ENABLED:-false}
+export LOG_LEVEL LOG_LEVEL_LIBRARIES RASA_TELEMETRY_ENABLED
 export ACTIONS_PORT TRACKER_DB SQLALCHEMY_SILENCE_UBER_WARNING=1
 mkdir -p "$RUN_DIR"
 
@@ -75,28 +60,29 @@ start() {
     echo "Rasa server already answers on :$RASA_PORT"
   else
     local endpoints="$RUN_DIR/endpoints.yml" api=()
-    "$VENV/bin/python" extensions/endpoints.py endpoints >"$endpoints"
+    "$VENV/bin/python" -m extensions.endpoints endpoints >"$endpoints"
     if [ -z "${DB_HOST:-}" ]; then # SQLite: conversations are private data, keep them owner-only
       # a folder it creates is private; an existing one (TRACKER_DB=/tmp/x.db) is left as it is
       db_dir=$(dirname "$TRACKER_DB"); [ -d "$db_dir" ] || { mkdir -p "$db_dir" && chmod 700 "$db_dir"; }
     fi
-    if [ "${ENABLE_API:-0}" = 1 ]; then
+    if [ "$ENABLE_API" = 1 ]; then
       [ -n "${RASA_API_TOKEN:-}" ] || { echo "ENABLE_API=1 needs RASA_API_TOKEN (the HTTP API is never open)." >&2; exit 1; }
       api=(--enable-api)
     fi
-    # scripts/rasa_server.py is `rasa run` plus: the API token from RASA_API_TOKEN, ACTION_TIMEOUT.
+    # scripts/rasa_server.py is `rasa run` plus: the API token from RASA_API_TOKEN, the runtime
+    # fixes (extensions/fixes.py) and log redaction (extensions/redaction.py).
     # Sanic's own limits and errors (Rasa process only): a 4 MiB body cap before the REST
     # channel's 256 KiB one, and JSON rather than HTML error pages (404, 405, 413).
     # shellcheck disable=SC2086  # one argument per origin
-    (umask 077 && export SANIC_REQUEST_MAX_SIZE=${SANIC_REQUEST_MAX_SIZE:-4194304} SANIC_FALLBACK_ERROR_FORMAT=json && exec "$VENV/bin/python" scripts/rasa_server.py run \
+    (umask 077 && export SANIC_REQUEST_MAX_SIZE SANIC_FALLBACK_ERROR_FORMAT=json && exec "$VENV/bin/python" scripts/rasa_server.py run \
       --model "$MODEL" --endpoints "$endpoints" --credentials credentials.yml --cors $CORS_ORIGINS \
       --interface "$RASA_INTERFACE" --port "$RASA_PORT" "${api[@]}" >"$RUN_DIR/rasa.log" 2>&1) &
     echo $! >"$RUN_DIR/rasa.pid"
   fi
   [ -f "$RUN_DIR/actions.pid" ] && wait_for "http://127.0.0.1:$ACTIONS_PORT/health" actions "$RUN_DIR/actions.pid" 60
-  [ -f "$RUN_DIR/rasa.pid" ] && wait_for "http://127.0.0.1:$RASA_PORT/" rasa "$RUN_DIR/rasa.pid" "${RASA_START_TIMEOUT:-120}"
+  [ -f "$RUN_DIR/rasa.pid" ] && wait_for "http://127.0.0.1:$RASA_PORT/" rasa "$RUN_DIR/rasa.pid" "$RASA_START_TIMEOUT"
   echo "The assistant is up: REST channel at http://localhost:$RASA_PORT/webhooks/rest/webhook"
-  if [ "${SERVE_WEB:-0}" = 1 ]; then start_web; fi
+  if [ "$SERVE_WEB" = 1 ]; then start_web; fi
 }
 
 start_web() { # the demo page with the chat widget (make run sets SERVE_WEB=1)

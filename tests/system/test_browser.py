@@ -3,27 +3,35 @@ Chromium driven by Selenium, against the real assistant booted with scripts/serv
 
 Needs Debian's chromium and chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver) and the
 selenium package; the module is skipped, saying which is missing, when they are not there.
-Run: .venv/bin/python -m pytest tests/test_browser.py -m browser
+Run: .venv/bin/python -m pytest tests/system/test_browser.py -m browser
 Screenshots of each state go to artifacts/screenshots/<name>.png.
 """
 
 import json
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from b12 import settings
-from tests.harness import CAVEAT, missing
+from tests.harness import (
+    CAVEAT,
+    Stack,
+    chat,
+    ensure_free,
+    missing,
+    needs_model,
+    new_sender,
+    port_open,
+    request,
+    texts,
+    wait_until,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -53,10 +61,7 @@ def _needs_a_browser():
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 ROOT = settings.ROOT
-RASA_PORT = int(os.environ.get("TEST_WEB_RASA_PORT", "5205"))
-ACTIONS_PORT = int(os.environ.get("TEST_WEB_ACTIONS_PORT", "5255"))
-WEB_PORT = int(os.environ.get("TEST_WEB_PORT", "8100"))
-RUN_DIR = os.environ.get("TEST_WEB_RUN_DIR", ".run/web")
+RASA_PORT, ACTIONS_PORT, WEB_PORT = 5205, 5255, 8100
 RASA = f"http://127.0.0.1:{RASA_PORT}"
 PAGE_ORIGIN = f"http://127.0.0.1:{WEB_PORT}"
 PAGE = f"{PAGE_ORIGIN}/index.html"
@@ -67,87 +72,41 @@ WAIT = 45  # seconds for a reply (the first one after boot is the slowest)
 # ---- servers ---------------------------------------------------------------------------------
 
 
-def serve(command: str) -> None:
-    env = dict(
-        os.environ, RASA_PORT=str(RASA_PORT), ACTIONS_PORT=str(ACTIONS_PORT), WEB_PORT=str(WEB_PORT), RUN_DIR=RUN_DIR
-    )
-    env.setdefault("TRACKER_DB", f"{RUN_DIR}/tracker.db")  # these test conversations stay out of var/
-    result = subprocess.run([str(ROOT / "scripts" / "serve.sh"), command], cwd=ROOT, env=env)
-    if result.returncode != 0:
-        pytest.fail(f"scripts/serve.sh {command} failed (logs in {RUN_DIR}/)")
-
-
-def answers(url: str) -> bool:
+def page_answers() -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=2):
-            return True
-    except (OSError, urllib.error.URLError):
+        return request(PAGE, timeout=2).status == 200
+    except OSError:
         return False
 
 
 def assistant_answers() -> bool:
     """True when a health question gets its passages and the caveat (so Rasa and the action server both work)."""
-    body = json.dumps({"sender": f"warm-up-{uuid.uuid4().hex}", "message": "what is pernicious anemia?"}).encode()
-    request = urllib.request.Request(f"{RASA}/webhooks/rest/webhook", body, {"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            reply = [m.get("text") or "" for m in json.loads(response.read() or b"[]")]
-    except (OSError, ValueError):
+        reply = texts(chat(RASA, "what is pernicious anemia?", new_sender("warm-up"), timeout=30))
+    except OSError:
         return False
     return len(reply) >= 2 and "parietal cells" in " ".join(reply) and reply[-1].startswith(CAVEAT)
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) != 0
-
-
-def wait_until(check, seconds, message):
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(message)
-        time.sleep(0.5)
 
 
 @pytest.fixture(scope="session")
 def servers(_needs_a_browser):
     """The assistant on RASA_PORT (CORS: the page's origin only) and web/ on WEB_PORT, stopped at the end."""
-    if not (ROOT / "models" / "current.tar.gz").exists():
-        pytest.fail("No trained model at models/current.tar.gz: run `make train` first.")
-    if not port_is_free(WEB_PORT):
-        pytest.fail(f"Port {WEB_PORT} is taken: stop what runs there or set TEST_WEB_PORT.")
-    (ROOT / RUN_DIR).mkdir(parents=True, exist_ok=True)
-    web_log = open(ROOT / RUN_DIR / "web.log", "wb")  # closed at teardown
-    web = subprocess.Popen(
-        [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(WEB_PORT), "--directory", "web"],
-        cwd=ROOT,
-        stdout=web_log,
-        stderr=subprocess.STDOUT,
-    )
+    needs_model()
+    ensure_free(RASA_PORT, ACTIONS_PORT, WEB_PORT)
+    stack = Stack(RASA_PORT, ACTIONS_PORT, web_port=WEB_PORT)
     try:
-        serve("start")
+        stack.start()
         # a real answer, not just an open port: Rasa and the action server both work (and the model is warm)
-        wait_until(
-            assistant_answers,
-            90,
-            f"The assistant on :{RASA_PORT} does not answer a health question with the caveat "
-            f"(is the action server on :{ACTIONS_PORT} up?); see {RUN_DIR}/rasa.log and actions.log",
-        )
-        wait_until(
-            lambda: web.poll() is None and answers(PAGE),
-            15,
-            f"The web server for web/ did not start on :{WEB_PORT}; see {RUN_DIR}/web.log",
-        )
-        yield
+        if not wait_until(assistant_answers, 90, interval=0.5):
+            pytest.fail(
+                f"The assistant on :{RASA_PORT} does not answer a health question with the caveat; see {stack.run_dir}"
+            )
+        if not wait_until(page_answers, 15):
+            pytest.fail(f"The demo page did not start on :{WEB_PORT}; see {stack.run_dir}/web.log")
+        yield stack
     finally:
-        web.terminate()
-        try:
-            web.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            web.kill()
-        web_log.close()
-        serve("stop")
+        stack.stop()
+        stack.remove()
 
 
 class FakeRasa(BaseHTTPRequestHandler):
@@ -282,7 +241,8 @@ def ask(driver, text):
 STORED = "return JSON.parse(sessionStorage.getItem(Object.keys(sessionStorage).find(k => k.startsWith('b12chat:'))))"
 
 
-def texts(messages):
+def said(messages):
+    """The text of each widget bubble."""
     return [m["text"] for m in messages]
 
 
@@ -306,7 +266,7 @@ def test_an_answer_quotes_the_source_and_its_last_bubble_is_the_caveat(browser):
     open_page(driver)
     added = ask(driver, "what is pernicious anemia?")
     assert added[0]["text"] == "what is pernicious anemia?" and "b12c-msg--user" in added[0]["classes"]
-    assert any("parietal cells" in t for t in texts(added[1:]))
+    assert any("parietal cells" in t for t in said(added[1:]))
     assert is_caveat(added[-1]), added[-1]
     assert sum("b12c-msg--caveat" in m["classes"] for m in added) == 1
     # the caveat stands out: not styled like an ordinary assistant bubble
@@ -318,6 +278,20 @@ def test_an_answer_quotes_the_source_and_its_last_bubble_is_the_caveat(browser):
     assert style[0] != style[1] and style[2] != "0px"
     driver.execute_script("document.querySelector('.b12c-log > .b12c-msg:last-of-type').scrollIntoView({block: 'end'})")
     shot(driver, "answer-with-caveat")
+
+
+@pytest.mark.parametrize("name, width", [("widget-desktop", 1100), ("widget-375px", 375)])
+def test_screenshot_of_an_answer_for_the_readme(browser, name, width):
+    """The README's pictures (make screenshots copies them to docs/images/): an answer with its
+    caveat last, on a desktop and on a 375 px phone, with no horizontal scroll."""
+    driver = browser(width, 760)
+    open_page(driver)
+    added = ask(driver, "what is pernicious anemia?")
+    assert any("parietal cells" in t for t in said(added[1:])) and is_caveat(added[-1])
+    assert driver.execute_script("return document.documentElement.scrollWidth") <= width
+    driver.execute_script("document.querySelector('.b12c-log > .b12c-msg:last-of-type').scrollIntoView({block: 'end'})")
+    shot(driver, name)
+    assert (SHOTS / f"{name}.png").stat().st_size > 10_000
 
 
 def test_a_quick_reply_sends_its_payload_and_shows_its_title(browser):
@@ -335,8 +309,8 @@ def test_a_quick_reply_sends_its_payload_and_shows_its_title(browser):
     buttons[titles.index("Pernicious anemia")].click()
     added = wait_idle(driver, before + 2)[before:]
     assert added[0]["text"] == "Pernicious anemia" and "b12c-msg--user" in added[0]["classes"]
-    assert not any(t.startswith("/") for t in texts(added)), "the payload is sent, not shown"
-    assert any("parietal cells" in t for t in texts(added[1:]))
+    assert not any(t.startswith("/") for t in said(added)), "the payload is sent, not shown"
+    assert any("parietal cells" in t for t in said(added[1:]))
     assert is_caveat(added[-1])
     assert not driver.find_elements(By.CSS_SELECTOR, ".b12c-replies"), "old quick replies are removed"
     assert driver.switch_to.active_element == driver.find_element(By.CSS_SELECTOR, ".b12c-input")
@@ -360,7 +334,7 @@ def test_the_conversation_survives_a_reload(browser):
 
     # same sender id: the assistant still remembers the topic for a follow-up
     added = ask(driver, "how is it treated?")
-    assert "standard of care" in " ".join(texts(added))
+    assert "standard of care" in " ".join(said(added))
     stored = driver.execute_script(STORED)
     assert stored["sender"] == sender
     assert "<" not in json.dumps(stored), "history is stored as data, not HTML"
@@ -420,8 +394,8 @@ def test_fits_a_375px_phone_without_horizontal_scroll(browser):
 
 
 def test_an_unreachable_server_shows_the_emergency_error(browser, fake_rasa):
-    dead = int(os.environ.get("TEST_WEB_DEAD_PORT", "5999"))
-    if not port_is_free(dead):
+    dead = 5999
+    if port_open(dead):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             dead = s.getsockname()[1]

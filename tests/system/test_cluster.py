@@ -7,12 +7,10 @@ Run: pytest -m cluster   (installs postgresql, redis-server and nginx with apt-g
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import stat
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -24,12 +22,15 @@ from tests.harness import (
     PII_MESSAGE,
     ROOT,
     SAFE_REPLY,
+    Cluster,
     chat,
     check_turns,
     conversation_events,
+    ensure_free,
     joined,
     kill9,
     logs_containing,
+    needs_model,
     new_sender,
     port_open,
     run_parallel,
@@ -48,7 +49,7 @@ def _only_when_asked_for(request):
 NGINX, RASA_A, RASA_B, ACTIONS, PG, REDIS = 5500, 5501, 5502, 5551, 5433, 6380
 LB = f"http://127.0.0.1:{NGINX}"
 A, B = f"http://127.0.0.1:{RASA_A}", f"http://127.0.0.1:{RASA_B}"
-PYTHON = str(ROOT / ".venv" / "bin" / "python")
+PYTHON = sys.executable
 SENDERS: list = []
 
 # (message, what the reply must contain): every turn after the first needs the conversation's
@@ -69,62 +70,19 @@ def sender(tag: str) -> str:
     return s
 
 
-class Cluster:
-    def __init__(self, home: Path) -> None:
-        self.home = home
-        drop = ("DB_PASSWORD", "REDIS_PASSWORD", "ENABLE_API", "SERVE_WEB")
-        self.env = {k: v for k, v in os.environ.items() if k not in drop}
-        self.env.update(RUN_DIR=str(home), RASA_START_TIMEOUT="300")
-
-    def run(self, command: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [str(ROOT / "scripts" / "cluster.sh"), command],
-            cwd=ROOT,
-            env=self.env,
-            check=check,
-            timeout=900,
-            capture_output=True,
-            text=True,
-        )
-
-    def secrets(self) -> dict:
-        lines = (self.home / "cluster" / "secrets.env").read_text().splitlines()
-        return dict(line.split("=", 1) for line in lines if "=" in line)
-
-    def db_env(self) -> dict:
-        env = dict(self.env, DB_HOST="127.0.0.1", DB_PORT=str(PG), DB_NAME="rasa", DB_USER="rasa")
-        env["DB_PASSWORD"] = self.secrets()["DB_PASSWORD"]
-        return env
-
-    def engine(self):
-        import sqlalchemy as sa
-
-        password = self.secrets()["DB_PASSWORD"]
-        return sa.create_engine(f"postgresql://rasa:{password}@127.0.0.1:{PG}/rasa")
-
-    def pidfile(self, port: int) -> Path:
-        return self.home / "cluster" / f"rasa-{port}" / "rasa.pid"
-
-
 @pytest.fixture(scope="module")
 def cluster():
-    busy = [p for p in (NGINX, RASA_A, RASA_B, ACTIONS, PG, REDIS) if port_open(p)]
-    if busy:
-        pytest.fail(f"ports already in use: {busy}; stop what runs there first")
-    if not (ROOT / "models" / "current.tar.gz").exists():
-        pytest.fail("No trained model: run `make train` first.")
-    home = Path(tempfile.mkdtemp(prefix="b12-cluster-"))
-    home.chmod(0o755)  # PostgreSQL runs as the `postgres` user and must reach its data dir
-    c = Cluster(home)
+    ensure_free(NGINX, RASA_A, RASA_B, ACTIONS, PG, REDIS)
+    needs_model()
+    c = Cluster(NGINX, [RASA_A, RASA_B], ACTIONS, PG, REDIS)
     try:
         started = c.run("start", check=False)
         assert started.returncode == 0, started.stdout[-3000:] + started.stderr[-3000:]
         yield c
     finally:
         c.run("stop", check=False)
-        if os.environ.get("B12_KEEP_TEST_DIR") != "1":  # keep the logs to look at a failure
-            shutil.rmtree(home, ignore_errors=True)
-        leftover = [p for p in (NGINX, RASA_A, RASA_B, ACTIONS, PG, REDIS) if port_open(p)]
+        c.remove()
+        leftover = [p for p in c.all_ports() if port_open(p)]
         assert not leftover, f"still listening after stop: {leftover}"
 
 

@@ -1,63 +1,46 @@
-"""Integration: boot the real action server and Rasa server on localhost and talk to
-them over the REST channel, as the web page, Slack and the judge do."""
+"""Integration: boot the real action server and Rasa server on localhost (tests/harness.py) and
+talk to them over the REST channel, as the web page, Slack and the judge do."""
 
 import concurrent.futures as cf
 import json
-import os
 import re
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
 
 from b12 import settings
-from tests.harness import missing
+from evaluation import own_words
+from evaluation.common import HELDOUT, write_report
+from evaluation.judge import Judge, category, run_case
+from tests.harness import SAFE_REPLY, Stack, chat, ensure_free, missing, needs_model, texts
 
 pytestmark = pytest.mark.integration
 
-ROOT = settings.ROOT
-HELDOUT = ROOT / "tests" / "heldout"
-SHARED_EVAL = ROOT.parent / "shared" / "eval"
-RASA_PORT = int(os.environ.get("TEST_RASA_PORT", "5105"))
-ACTIONS_PORT = int(os.environ.get("TEST_ACTIONS_PORT", "5155"))
+SHARED_EVAL = settings.ROOT.parent / "shared" / "eval"
+RASA_PORT, ACTIONS_PORT = 5105, 5155
 URL = f"http://127.0.0.1:{RASA_PORT}"
 WEBHOOK = f"{URL}/webhooks/rest/webhook"
-REPORTS = ROOT / "reports"
-
-sys.path.insert(0, str(HELDOUT))
-from judge import Judge, category, run_case  # noqa: E402
-
-
-def serve(command: str) -> None:
-    env = dict(os.environ, RASA_PORT=str(RASA_PORT), ACTIONS_PORT=str(ACTIONS_PORT), RUN_DIR=".run/test")
-    subprocess.run([str(ROOT / "scripts" / "serve.sh"), command], cwd=ROOT, env=env, check=True)
 
 
 @pytest.fixture(scope="session", autouse=True)
 def servers():
-    if not (ROOT / "models" / "current.tar.gz").exists():
-        pytest.fail("No trained model: run `make train` first (make test does).")
-    serve("start")
-    yield URL
-    serve("stop")
-
-
-def post(message, sender=None, raw=None):
-    body = raw if raw is not None else json.dumps({"sender": sender or uuid.uuid4().hex, "message": message}).encode()
-    request = urllib.request.Request(WEBHOOK, body, {"Content-Type": "application/json"})
+    needs_model()
+    ensure_free(RASA_PORT, ACTIONS_PORT)
+    stack = Stack(RASA_PORT, ACTIONS_PORT)
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"[]")
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(errors="replace")
+        stack.start()
+        yield URL
+    finally:
+        stack.stop()
+        stack.remove()
 
 
-def texts(reply):
-    return [m["text"] for m in reply if m.get("text")]
+def post(message, sender=None):
+    status, reply, _ = chat(URL, message, sender or uuid.uuid4().hex, timeout=30)
+    return status, reply
 
 
 CAVEAT = re.compile(r"talk with your doctor or healthcare provider", re.I)
@@ -120,6 +103,7 @@ def test_bad_input_gets_a_safe_reply_and_markup_is_never_echoed(message):
     assert status == 200
     messages = texts(reply)
     assert messages, "no reply"
+    assert SAFE_REPLY not in messages, "the assistant failed on it (the safe reply stands in for an answer)"
     whole = " ".join(messages).lower()
     assert "<script" not in whole and "onerror" not in whole and "onmouseover" not in whole
 
@@ -137,13 +121,12 @@ def _run_cases(path: Path, report_name: str):
             continue
         ok, caveat, health, why = judge.judge_case(case, messages)
         rows.append({"case": case, "pass": ok, "caveat": caveat, "health": health, "why": why, "reply": messages})
-    REPORTS.mkdir(exist_ok=True)
-    (REPORTS / report_name).write_text(json.dumps(rows, indent=1, ensure_ascii=False))
+    write_report(report_name, {"rows": rows})
     return rows
 
 
 def test_held_out_patient_questions():
-    rows = _run_cases(HELDOUT / "cases.jsonl", "heldout.json")
+    rows = _run_cases(HELDOUT / "cases.jsonl", "heldout")
     assert len(rows) >= 150
     passed = sum(r["pass"] for r in rows)
     emergencies = [r for r in rows if r["case"]["expect"] == "emergency"]
@@ -179,9 +162,6 @@ def test_patients_own_words_meet_the_safety_targets():
     report reaches emergency care, at most 2% of alarming-sounding questions get an alarm
     instead of an answer, and the rest stays at its measured level. The count part prints
     figures only; its texts are never shown."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import own_words
-
     # Floors at the measured level (targets in the closing note are not all met yet):
     # part -> (emergency recall, most false alarms, all right)
     floors = {"look": (0.99, 0.02, 0.92), "count": (0.96, 0.05, 0.87)}

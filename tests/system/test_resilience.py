@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -26,12 +24,15 @@ from tests.harness import (
     PII_MESSAGE,
     ROOT,
     SAFE_REPLY,
+    Stack,
     chat,
     check_turns,
     conversation_events,
+    ensure_free,
     joined,
     kill9,
     listening_addresses,
+    needs_model,
     new_sender,
     port_open,
     read_pid,
@@ -50,76 +51,24 @@ def _only_when_asked_for(request):
     skip_unless_selected(request, "resilience")
 
 
-RASA_PORT = int(os.environ.get("RESILIENCE_RASA_PORT", "5405"))
-ACTIONS_PORT = int(os.environ.get("RESILIENCE_ACTIONS_PORT", "5455"))
+RASA_PORT, ACTIONS_PORT = 5405, 5455
 BASE = f"http://127.0.0.1:{RASA_PORT}"
-PYTHON = str(ROOT / ".venv" / "bin" / "python")
+PYTHON = sys.executable
 API_TOKEN = "test-token-" + os.urandom(8).hex()
 SENDERS: list = []  # every sender id used: none may appear in a log
 
 
-class Stack:
-    """scripts/serve.sh in a temporary RUN_DIR, with its logs kept across restarts."""
-
-    def __init__(self, home: Path) -> None:
-        self.home = home
-        self.run_dir = home / "run"
-        self.db = home / "data" / "tracker.db"
-        self.archive = home / "old-logs"
-        self.archive.mkdir(parents=True)
-        self.restarts = 0
-
-    def env(self, **extra: str) -> dict:
-        env = dict(os.environ, RUN_DIR=str(self.run_dir), TRACKER_DB=str(self.db), RASA_PORT=str(RASA_PORT))
-        env.update(ACTIONS_PORT=str(ACTIONS_PORT), RASA_START_TIMEOUT="240")
-        for key in ("ENABLE_API", "RASA_API_TOKEN", "DB_HOST", "REDIS_HOST", "LOG_LEVEL", "SERVE_WEB"):
-            env.pop(key, None)
-        env.update(extra)
-        return env
-
-    def serve(self, command: str, check: bool = True, **extra: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [str(ROOT / "scripts" / "serve.sh"), command],
-            cwd=ROOT,
-            env=self.env(**extra),
-            check=check,
-            timeout=300,
-            capture_output=True,
-            text=True,
-        )
-
-    def keep_logs(self) -> None:
-        """serve.sh starts each server with a fresh log: keep the old one for the privacy check."""
-        self.restarts += 1
-        for name in ("rasa.log", "actions.log"):
-            if (self.run_dir / name).exists():
-                shutil.copy(self.run_dir / name, self.archive / f"{self.restarts}-{name}")
-
-    def log_files(self) -> list:
-        return sorted(self.archive.glob("*.log")) + sorted(self.run_dir.glob("*.log"))
-
-    def engine(self):
-        import sqlalchemy as sa
-
-        return sa.create_engine(f"sqlite:///{self.db}")
-
-
 @pytest.fixture(scope="module")
 def stack():
-    for port in (RASA_PORT, ACTIONS_PORT):
-        if port_open(port):
-            pytest.fail(f"port {port} is already in use; stop what runs there first")
-    if not (ROOT / "models" / "current.tar.gz").exists():
-        pytest.fail("No trained model: run `make train` first.")
-    home = Path(tempfile.mkdtemp(prefix="b12-resilience-"))
-    s = Stack(home)
+    ensure_free(RASA_PORT, ACTIONS_PORT)
+    needs_model()
+    s = Stack(RASA_PORT, ACTIONS_PORT)
     try:
-        s.serve("start")
+        s.start()
         yield s
     finally:
-        s.serve("stop", check=False)
-        if os.environ.get("B12_KEEP_TEST_DIR") != "1":  # keep the logs to look at a failure
-            shutil.rmtree(home, ignore_errors=True)
+        s.stop()
+        s.remove()
 
 
 def sender(tag: str) -> str:
@@ -140,7 +89,7 @@ def test_action_server_listens_on_loopback_only(stack):
     assert addresses, "nothing listens on the action server's port"
     assert all(a in ("127.0.0.1", "::1") for a in addresses), addresses
     # and the launcher refuses a wildcard address unless explicitly allowed
-    env = {k: v for k, v in os.environ.items() if k != "ACTIONS_ALLOW_PUBLIC"}
+    env = clean_env()
     refused = subprocess.run(
         [PYTHON, "scripts/action_server.py", "--host", "0.0.0.0", "--port", str(ACTIONS_PORT + 1)],
         cwd=ROOT,

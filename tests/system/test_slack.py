@@ -6,15 +6,13 @@ SLACK_API_URL pointing at a local stand-in for Slack's Web API, send events sign
 Slack signs them, and read what the assistant posted to chat.postMessage. A last boot without
 the SLACK_* variables checks that the assistant still starts and the REST channel works.
 
-    .venv/bin/python -m pytest tests/test_slack.py -m slack
+    .venv/bin/python -m pytest tests/system/test_slack.py -m slack
 """
 
 import asyncio
 import hashlib
 import hmac
 import json
-import os
-import subprocess
 import threading
 import time
 import urllib.error
@@ -31,11 +29,8 @@ from extensions.channels.slack import (
     MAX_BUTTONS,
     SLACK_RETRY_REASONS,
     EnvSlackBot,
-    EnvSlackInput,
-    SlackNotConfigured,
-    to_mrkdwn,
 )
-from tests.harness import CAVEAT
+from tests.harness import CAVEAT, Stack, chat, ensure_free, needs_model, new_sender, texts
 
 pytestmark = pytest.mark.slack
 live = pytest.mark.integration  # boots servers: `make unit` (-m "not integration") skips these
@@ -46,7 +41,6 @@ ACTIONS_PORT = 5355
 URL = f"http://127.0.0.1:{RASA_PORT}"
 SLACK_WEBHOOK = f"{URL}/webhooks/slack/webhook"
 REST_WEBHOOK = f"{URL}/webhooks/rest/webhook"
-RUN_DIRS = {True: ".run/slack", False: ".run/slack-unset"}
 TOKEN = "xoxb-test"
 SECRET = "test-signing-secret"
 BOT_USER = "UBOT"
@@ -131,57 +125,41 @@ class SlackApiStandIn:
         self.server.server_close()
 
 
-def texts(posts: List[Dict[str, Any]]) -> List[str]:
-    return [p.get("text", "") for p in posts]
-
-
 # --- the assistant, booted with or without the SLACK_* variables --------------------------
 
 
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2):
-            return True
-    except urllib.error.HTTPError:
-        return True
-    except OSError:
-        return False
-
-
 class Assistant:
-    def __init__(self, slack_api_url: str) -> None:
-        self.slack_api_url = slack_api_url
-        self.slack: bool | None = None  # which boot is running: with Slack env, without, none
+    """Two stacks on the same ports (tests/harness.py): one with the SLACK_* variables, one without."""
 
-    def serve(self, command: str, slack: bool) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-        env.update(RASA_PORT=str(RASA_PORT), ACTIONS_PORT=str(ACTIONS_PORT), RUN_DIR=RUN_DIRS[slack])
-        if slack:
-            env.update(
-                SLACK_BOT_TOKEN=TOKEN,
-                SLACK_SIGNING_SECRET=SECRET,
-                SLACK_CHANNEL=SLACK_CHANNEL,
-                SLACK_API_URL=self.slack_api_url,
-            )
-        subprocess.run([str(ROOT / "scripts" / "serve.sh"), command], cwd=ROOT, env=env, check=True)
+    def __init__(self, slack_api_url: str) -> None:
+        slack_env = {
+            "SLACK_BOT_TOKEN": TOKEN,
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_CHANNEL": SLACK_CHANNEL,
+            "SLACK_API_URL": slack_api_url,
+        }
+        self.stacks = {True: Stack(RASA_PORT, ACTIONS_PORT, env=slack_env), False: Stack(RASA_PORT, ACTIONS_PORT)}
+        self.slack: bool | None = None  # which boot is running: with Slack env, without, none
 
     def ensure(self, slack: bool) -> None:
         if self.slack is slack:
             return
         self.stop()
-        for port in (RASA_PORT, ACTIONS_PORT):
-            if _answers(f"http://127.0.0.1:{port}/"):
-                pytest.fail(f"port {port} is taken by another server; stop it before running these tests")
-        self.serve("start", slack)
+        ensure_free(RASA_PORT, ACTIONS_PORT)
+        self.stacks[slack].start()
         self.slack = slack
 
     def stop(self) -> None:
-        for slack in (True, False):  # also servers a crashed earlier run left behind
-            self.serve("stop", slack)
+        for stack in self.stacks.values():
+            stack.stop()
         self.slack = None
 
+    def remove(self) -> None:
+        for stack in self.stacks.values():
+            stack.remove()
+
     def log(self, slack: bool) -> str:
-        return (ROOT / RUN_DIRS[slack] / "rasa.log").read_text(errors="replace")
+        return self.stacks[slack].log("rasa")
 
 
 @pytest.fixture(scope="module")
@@ -193,11 +171,11 @@ def slack_api():
 
 @pytest.fixture(scope="module")
 def assistant(slack_api):
-    if not (ROOT / "models" / "current.tar.gz").exists():
-        pytest.fail("No trained model: run `make train` first.")
+    needs_model()
     booted = Assistant(slack_api.url)
     yield booted
     booted.stop()
+    booted.remove()
 
 
 @pytest.fixture
@@ -275,49 +253,7 @@ def unique(prefix: str) -> str:
     return prefix + uuid.uuid4().hex[:8].upper()
 
 
-# --- unit: settings and formatting ---------------------------------------------------------
-
-
-def test_without_the_env_vars_the_channel_says_slack_is_not_configured(monkeypatch):
-    for name in [n for n in os.environ if n.startswith("SLACK_")]:
-        monkeypatch.delenv(name)
-    channel = EnvSlackInput.from_credentials(None)
-    assert isinstance(channel, SlackNotConfigured)
-    assert channel.name() == "slack" and channel.missing == ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"]
-    assert channel.blueprint(lambda _: None).name == "slack_webhook"
-    monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)  # a token alone is not enough
-    assert EnvSlackInput.from_credentials(None).missing == ["SLACK_SIGNING_SECRET"]
-
-
-def test_settings_come_from_the_environment():
-    env = {"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": "http://127.0.0.1:9/api"}
-    channel = EnvSlackInput.from_env(env)
-    assert isinstance(channel, EnvSlackInput)
-    assert (channel.slack_token, channel.slack_signing_secret) == (TOKEN, SECRET)
-    assert channel.use_threads is True and channel.slack_channel is None
-    assert channel.conversation_granularity == "sender"
-    assert set(channel.errors_ignore_retry) == set(SLACK_RETRY_REASONS)
-    out = channel.get_output_channel("D1", "123.456")
-    assert isinstance(out, EnvSlackBot) and out.client.base_url == "http://127.0.0.1:9/api/"
-    assert out.thread_id == "123.456"
-    assert EnvSlackInput.from_env({**env, "SLACK_API_URL": ""}).get_output_channel("D1").client.base_url == (
-        "https://slack.com/api/"
-    )
-
-    channel = EnvSlackInput.from_env(
-        {**env, "SLACK_USE_THREADS": "false", "SLACK_CHANNEL": "C9", "SLACK_CONVERSATION_GRANULARITY": "thread"}
-    )
-    assert (channel.use_threads, channel.slack_channel, channel.conversation_granularity) == (False, "C9", "thread")
-    channel = EnvSlackInput.from_env({**env, "SLACK_USE_THREADS": "maybe", "SLACK_CONVERSATION_GRANULARITY": "x"})
-    assert (channel.use_threads, channel.conversation_granularity) == (True, "sender")
-
-
-def test_text_becomes_slack_mrkdwn():
-    assert to_mrkdwn("B12 < 200 & folate > 3") == "B12 &lt; 200 &amp; folate &gt; 3"
-    assert (
-        to_mrkdwn("**Note**: see [the NIH](https://ods.od.nih.gov)") == "*Note*: see <https://ods.od.nih.gov|the NIH>"
-    )
-    assert to_mrkdwn("Plain words stay as they are.") == "Plain words stay as they are."
+# --- the channel's output, sent to the stand-in --------------------------------------------
 
 
 def test_buttons_are_mrkdwn_blocks_and_at_most_five(slack_api):
@@ -487,7 +423,4 @@ def test_without_slack_env_the_assistant_starts_and_rest_works(without_slack):
 
 
 def rest(message: str) -> List[str]:
-    body = json.dumps({"sender": uuid.uuid4().hex, "message": message}).encode()
-    request = urllib.request.Request(REST_WEBHOOK, body, {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as reply:
-        return [m.get("text", "") for m in json.loads(reply.read())]
+    return texts(chat(URL, message, new_sender("slack-rest"), timeout=30))

@@ -40,7 +40,6 @@ def _entity(kind: str, value: str) -> Dict[str, Any]:
     return {"entity": kind, "value": value, "start": 0, "end": 1, "extractor": "SpacyEntityExtractor"}
 
 
-
 @pytest.fixture
 def make_tracker():
     """Build a fresh rasa_sdk Tracker: make_tracker(intent, text, entities, slots)."""

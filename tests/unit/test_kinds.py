@@ -1,7 +1,6 @@
 """Message kinds apart from topics (b12/kinds.py), the question focus (b12/focus.py), the
 crisis lines (b12/crisis.py) and the reply planner that combines them. No Rasa server."""
 
-
 import pytest
 import yaml
 
