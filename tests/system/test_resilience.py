@@ -27,6 +27,7 @@ from tests.harness import (
     Stack,
     chat,
     check_turns,
+    clean_env,
     conversation_events,
     ensure_free,
     joined,
