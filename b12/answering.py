@@ -19,25 +19,19 @@ SAFE_REPLY = (
 )
 MAX_PASSAGES = 3
 
-# Intent -> the knowledge topic it asks about, for intents that need no slots.
-TOPIC_INTENTS: Dict[str, str] = {
-    "ask_link": "link",
-    "ask_pernicious_anemia": "pernicious_anemia",
-    "ask_gut_conditions": "gut_conditions",
-    "ask_hashimotos": "hashimotos",
-    "ask_immune_function": "immune_function",
-    "ask_homocysteine": "homocysteine",
-    "ask_cure": "not_a_cure",
-    "ask_symptoms": "symptoms",
-    "ask_lifelong": "lifelong",
-    "ask_source": "source",
-}
-# Intent -> the table feature it asks about.
+# From the one table of intents (b12/kinds.py). Route intents: the answer follows the route or
+# condition named (or remembered); feature intents: a row of the comparison table; topic
+# intents: their topic's passages.
+ROUTE_INTENTS = ("ask_route", "ask_compare_routes", "ask_risks", "ask_treatment")
 FEATURE_INTENTS: Dict[str, str] = {
-    "ask_benefit": "benefit",
-    "ask_efficacy": "efficacy",
-    "ask_typical_use": "typical_use",
-    "ask_absorption": "absorption",
+    i: str(row.topic)[8:]
+    for i, row in INTENTS.items()
+    if row.kind == "education" and str(row.topic).startswith("feature:")
+}
+TOPIC_INTENTS: Dict[str, str] = {
+    i: str(row.topic)
+    for i, row in INTENTS.items()
+    if row.kind == "education" and i not in ROUTE_INTENTS and i not in FEATURE_INTENTS
 }
 # Personal-advice intents -> (the refusal response said first, the knowledge topic quoted),
 # from the one table of intents in b12/kinds.py.
@@ -64,7 +58,6 @@ TOPIC_LABELS: Dict[str, str] = {
     "route:oral": "B12 tablets",
     "route:injection": "B12 shots",
 }
-ROUTE_INTENTS = ("ask_route", "ask_compare_routes", "ask_risks", "ask_treatment")
 ANSWER_INTENTS: Tuple[str, ...] = (*TOPIC_INTENTS, *FEATURE_INTENTS, *ROUTE_INTENTS)
 
 # Condition entity -> the knowledge topic about it.
@@ -175,8 +168,8 @@ def plan_answer(q: Question, kb: Knowledge | None = None) -> Answer:
         if topic in CONDITION_TOPICS.values() and routes:
             # "why are injections used for pernicious anemia?": the condition, then its treatment.
             own = kb.answer(topic)[0]
-            treatment = kb.answer(CONDITION_TREATMENT.get(condition or "", "treatment_route"))
-            passages = [own, *[p for p in treatment if p.id != "treatment.root_cause"]][:MAX_PASSAGES]
+            treatment = kb.answer(CONDITION_TREATMENT.get(condition or "", "treatment_route") + "_after_condition")
+            passages = [own, *treatment][:MAX_PASSAGES]
             return Answer(topic, passages, slots={"topic": topic, "feature": None})
         return Answer(topic, kb.answer(topic), slots={"topic": topic, "feature": None})
 
@@ -191,7 +184,7 @@ def plan_answer(q: Question, kb: Knowledge | None = None) -> Answer:
             passages = [kb.cell(remembered_route, "risk")]
         else:
             return Answer("risks", kb.answer("risks"), slots={"topic": "risks", "feature": "risk"})
-        passages.append(kb.passages["risks.self_treating"])
+        passages += kb.answer("risks_after_route_cells")
         return Answer(
             "risks", passages, slots={"topic": "risks", "feature": "risk", "route": (routes or [remembered_route])[-1]}
         )
@@ -201,8 +194,7 @@ def plan_answer(q: Question, kb: Knowledge | None = None) -> Answer:
             routes if len(routes) >= 2 else _known([*routes, remembered_route or "", "oral", "injection"], ROUTES)
         )
         passages = [kb.cell(r, "efficacy") for r in compared][:MAX_PASSAGES]
-        if len(passages) < MAX_PASSAGES:
-            passages.append(kb.passages["treatment.root_cause"])
+        passages = (passages + kb.answer("compare_routes_after_cells"))[:MAX_PASSAGES]
         return Answer("compare_routes", passages, slots={"topic": "compare_routes", "feature": "efficacy"})
 
     # A table question: a feature intent or a route question. A feature word in the message

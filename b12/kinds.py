@@ -69,27 +69,29 @@ INTENTS: Dict[str, IntentRow] = {
     "ask_not_covered": IntentRow("not_covered"),
     "out_of_scope": IntentRow("off_topic"),
     **{i: IntentRow("conversation") for i in ("greet", "goodbye", "thanks", "bot_challenge", "help", FALLBACK_INTENT)},
+    # Education: the knowledge topic each answers (passages.yml `answers:`), "feature:<f>" for a
+    # table row; route intents start from their topic and follow the route or condition named.
     **{
-        i: IntentRow("education")
-        for i in (
-            "ask_link",
-            "ask_pernicious_anemia",
-            "ask_gut_conditions",
-            "ask_hashimotos",
-            "ask_immune_function",
-            "ask_homocysteine",
-            "ask_treatment",
-            "ask_route",
-            "ask_compare_routes",
-            "ask_benefit",
-            "ask_efficacy",
-            "ask_typical_use",
-            "ask_absorption",
-            "ask_risks",
-            "ask_cure",
-            "ask_symptoms",
-            "ask_lifelong",
-            "ask_source",
+        i: IntentRow("education", topic=topic)
+        for i, topic in (
+            ("ask_link", "link"),
+            ("ask_pernicious_anemia", "pernicious_anemia"),
+            ("ask_gut_conditions", "gut_conditions"),
+            ("ask_hashimotos", "hashimotos"),
+            ("ask_immune_function", "immune_function"),
+            ("ask_homocysteine", "homocysteine"),
+            ("ask_treatment", "treatment_route"),
+            ("ask_route", "treatment_route"),
+            ("ask_compare_routes", "compare_routes"),
+            ("ask_benefit", "feature:benefit"),
+            ("ask_efficacy", "feature:efficacy"),
+            ("ask_typical_use", "feature:typical_use"),
+            ("ask_absorption", "feature:absorption"),
+            ("ask_risks", "risks"),
+            ("ask_cure", "not_a_cure"),
+            ("ask_symptoms", "symptoms"),
+            ("ask_lifelong", "lifelong"),
+            ("ask_source", "source"),
         )
     },
 }

@@ -1,12 +1,8 @@
 """The custom Rasa NLU components, run on real Rasa messages (no server, no network)."""
 
-import pytest
+from rasa.shared.nlu.training_data.message import Message
 
-pytest.importorskip("rasa")
-
-from rasa.shared.nlu.training_data.message import Message  # noqa: E402
-
-from extensions.components import EntityCanonicalizer, MessageKindClassifier, QuestionFocus  # noqa: E402
+from extensions.components import EntityCanonicalizer, MessageKindClassifier, QuestionFocus
 
 SafetyOverride = MessageKindClassifier
 
