@@ -52,6 +52,7 @@ SETTINGS: Dict[str, Setting] = {
             "MODEL": ("models/current.tar.gz", "path", "the trained Rasa model"),
             "RUN_DIR": (".run", "path", "pid files, logs and the endpoints file of running servers"),
             "VENV": (".venv", "path", "the virtual environment the launchers run"),
+            "PYTHON310": (None, "text", "the Python 3.10 make install builds the venv with (found when unset)"),
             "WEB_PORT": ("8000", "int", "port of the demo page with the chat widget"),
             "SERVE_WEB": ("0", "flag", "1 also serves the demo page (make run sets it)"),
             "CORS_ORIGINS": (None, "text", "origins allowed to call REST from a browser (default: the demo page)"),

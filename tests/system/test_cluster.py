@@ -174,7 +174,7 @@ def test_redis_down_gives_the_safe_reply_and_recovers_when_it_is_back(cluster):
 def test_postgres_restart_loses_no_later_turn(cluster):
     """While PostgreSQL is down Rasa answers from memory (FailSafeTrackerStore; those turns are
     not stored). Once it is back, the first turn on each process is stored: pool_pre_ping
-    (scripts/rasa_server.py) replaces the pooled connections that died with the server."""
+    (extensions/fixes.py) replaces the pooled connections that died with the server."""
     pg_ctl = [str(p) for p in sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))][-1:]
     assert pg_ctl, "no pg_ctl"
     as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []

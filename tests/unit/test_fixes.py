@@ -1,5 +1,6 @@
-"""scripts/fixes.py: the speed fixes change how fast Rasa checks action server replies
-and reaches the action server, never what it accepts."""
+"""extensions/fixes.py: each runtime fix does what its docstring says, and importing does nothing.
+The speed fixes change how fast Rasa checks action server replies and reaches the action
+server, never what it accepts."""
 
 from __future__ import annotations
 
@@ -124,3 +125,58 @@ def test_the_shared_pool_uses_the_idle_limit(monkeypatch):
         return limit
 
     assert asyncio.run(idle_limit()) == fixes.ACTION_CONNECTION_IDLE_SECONDS
+
+
+def test_the_action_timeout_fix_sets_how_long_rasa_waits(monkeypatch):
+    import rasa.core.actions.action as rasa_action
+
+    monkeypatch.setattr(rasa_action, "DEFAULT_REQUEST_TIMEOUT", rasa_action.DEFAULT_REQUEST_TIMEOUT)
+    assert rasa_action.DEFAULT_REQUEST_TIMEOUT == 300  # Rasa's own: five minutes behind a hung server
+    fixes.bound_action_timeout(5)
+    assert rasa_action.DEFAULT_REQUEST_TIMEOUT == 5.0
+
+
+def test_pooled_tracker_store_connections_are_tested_on_checkout(monkeypatch):
+    import rasa.core.tracker_store as rasa_tracker_store
+
+    monkeypatch.setattr(rasa_tracker_store, "create_engine_kwargs", rasa_tracker_store.create_engine_kwargs)
+    url = "postgresql://rasa@127.0.0.1/rasa"
+    assert "pool_pre_ping" not in rasa_tracker_store.create_engine_kwargs(url)
+    fixes.ping_pooled_connections()
+    once = rasa_tracker_store.create_engine_kwargs
+    fixes.ping_pooled_connections()  # twice is once: not wrapped again
+    assert rasa_tracker_store.create_engine_kwargs is once
+    assert rasa_tracker_store.create_engine_kwargs(url)["pool_pre_ping"] is True
+
+
+def test_importing_the_fixes_changes_nothing():
+    import subprocess
+    import sys
+
+    code = (
+        "import jsonschema, rasa.core.actions.action as a, rasa.utils.endpoints as e; "
+        "before = (jsonschema.validate, a.DEFAULT_REQUEST_TIMEOUT, e.EndpointConfig.session); "
+        "import extensions.fixes, extensions.redaction, extensions.channels.rest, extensions.endpoints, logging, os; "
+        "assert before == (jsonschema.validate, a.DEFAULT_REQUEST_TIMEOUT, e.EndpointConfig.session); "
+        "assert not getattr(logging.getLogRecordFactory(), '_b12_redacting', False); "
+        "assert 'SQLALCHEMY_SILENCE_UBER_WARNING' not in os.environ; print('unchanged')"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if k != "SQLALCHEMY_SILENCE_UBER_WARNING"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=fixes.settings.ROOT
+    )
+    assert done.stdout.strip().endswith("unchanged"), done.stderr[-2000:]
+
+
+def test_an_action_error_is_answered_without_the_request(caplog):
+    from rasa_sdk.endpoint import create_app
+
+    app = create_app("actions", cors_origins=None)
+    fixes.hide_action_errors(app)
+    handler = app.error_handler.lookup(ValueError("tracker: my name is Zebulon"), None)
+    assert handler is not None and handler.__name__ == "on_error"
+    with caplog.at_level("ERROR"):
+        reply = asyncio.run(handler(None, ValueError("tracker: my name is Zebulon")))
+    assert reply.status == 500
+    assert reply.body == b'{"error":"The action failed (ValueError)."}'
+    assert "Zebulon" not in caplog.text and "ValueError" in caplog.text
