@@ -59,7 +59,7 @@ def nlu_cross_validation(folds: int, epochs: int | None) -> Dict[str, Any]:
     started = time.time()
     subprocess.run(
         [
-            str(ROOT / ".venv" / "bin" / "rasa"),
+            str(Path(sys.executable).with_name("rasa")),  # the rasa of this venv (VENV)
             "test",
             "nlu",
             "--nlu",

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[0] = str(ROOT)  # the project root, not evaluation/
 
 from b12 import settings  # noqa: E402
-from evaluation.common import memory_mb, percentile, post, texts  # noqa: E402
+from evaluation.common import memory_mb, percentile, post, texts, webhook  # noqa: E402
 
 SAFE_REPLY_START = "I can't look that up right now"
 # (message, text the reply must contain, case-insensitive; None: any non-empty reply)
@@ -144,7 +144,7 @@ class Soak:
                 "rss_max_mb": round(max(kb for _, kb in alive) / 1024, 1) if alive else None,
             }
         return {
-            "url": self.webhook,
+            "url": webhook(self.url),
             "duration_s": round(elapsed, 1),
             "target_rate_per_s": self.rate,
             "requests": len(latencies),

@@ -11,6 +11,7 @@ REDIS_HOST, ENABLE_API, a TRACKER_DB) reaches the servers under test. Only VENV 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import json
 import os
 import shutil
@@ -21,7 +22,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, Iterator, List, Mapping, Optional
 
 from b12 import settings
 from b12.answering import SAFE_REPLY
@@ -178,6 +179,20 @@ class Stack:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def booted(rasa_port: int, actions_port: int, **kwargs: Any) -> Iterator[Stack]:
+    """A Stack started on free ports with a trained model, stopped and removed afterwards."""
+    needs_model()
+    ensure_free(rasa_port, actions_port, *([kwargs["web_port"]] if kwargs.get("web_port") else []))
+    stack = Stack(rasa_port, actions_port, **kwargs)
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+        stack.remove()
 
 
 class Cluster:

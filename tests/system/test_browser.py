@@ -21,11 +21,9 @@ import pytest
 from b12 import settings
 from tests.harness import (
     CAVEAT,
-    Stack,
+    booted,
     chat,
-    ensure_free,
     missing,
-    needs_model,
     new_sender,
     port_open,
     request,
@@ -91,11 +89,7 @@ def assistant_answers() -> bool:
 @pytest.fixture(scope="session")
 def servers(_needs_a_browser):
     """The assistant on RASA_PORT (CORS: the page's origin only) and web/ on WEB_PORT, stopped at the end."""
-    needs_model()
-    ensure_free(RASA_PORT, ACTIONS_PORT, WEB_PORT)
-    stack = Stack(RASA_PORT, ACTIONS_PORT, web_port=WEB_PORT)
-    try:
-        stack.start()
+    with booted(RASA_PORT, ACTIONS_PORT, web_port=WEB_PORT) as stack:
         # a real answer, not just an open port: Rasa and the action server both work (and the model is warm)
         if not wait_until(assistant_answers, 90, interval=0.5):
             pytest.fail(
@@ -104,9 +98,6 @@ def servers(_needs_a_browser):
         if not wait_until(page_answers, 15):
             pytest.fail(f"The demo page did not start on :{WEB_PORT}; see {stack.run_dir}/web.log")
         yield stack
-    finally:
-        stack.stop()
-        stack.remove()
 
 
 class FakeRasa(BaseHTTPRequestHandler):

@@ -34,16 +34,10 @@ from tests.harness import (
     new_sender,
     port_open,
     run_parallel,
-    skip_unless_selected,
     texts,
 )
 
 pytestmark = pytest.mark.cluster
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _only_when_asked_for(request):
-    skip_unless_selected(request, "cluster")
 
 
 NGINX, RASA_A, RASA_B, ACTIONS, PG, REDIS = 5500, 5501, 5502, 5551, 5433, 6380

@@ -15,7 +15,7 @@ from b12 import settings
 from evaluation import own_words
 from evaluation.common import HELDOUT, write_report
 from evaluation.judge import Judge, category, run_case
-from tests.harness import SAFE_REPLY, Stack, chat, ensure_free, missing, needs_model, texts
+from tests.harness import SAFE_REPLY, booted, chat, missing, texts
 
 pytestmark = pytest.mark.integration
 
@@ -27,15 +27,8 @@ WEBHOOK = f"{URL}/webhooks/rest/webhook"
 
 @pytest.fixture(scope="session", autouse=True)
 def servers():
-    needs_model()
-    ensure_free(RASA_PORT, ACTIONS_PORT)
-    stack = Stack(RASA_PORT, ACTIONS_PORT)
-    try:
-        stack.start()
+    with booted(RASA_PORT, ACTIONS_PORT):
         yield URL
-    finally:
-        stack.stop()
-        stack.remove()
 
 
 def post(message, sender=None):

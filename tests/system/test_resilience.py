@@ -24,32 +24,24 @@ from tests.harness import (
     PII_MESSAGE,
     ROOT,
     SAFE_REPLY,
-    Stack,
+    booted,
     chat,
     check_turns,
     clean_env,
     conversation_events,
-    ensure_free,
     joined,
     kill9,
     listening_addresses,
-    needs_model,
     new_sender,
     port_open,
     read_pid,
     request,
     run_parallel,
-    skip_unless_selected,
     texts,
     wait_until,
 )
 
 pytestmark = pytest.mark.resilience
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _only_when_asked_for(request):
-    skip_unless_selected(request, "resilience")
 
 
 RASA_PORT, ACTIONS_PORT = 5405, 5455
@@ -61,15 +53,8 @@ SENDERS: list = []  # every sender id used: none may appear in a log
 
 @pytest.fixture(scope="module")
 def stack():
-    ensure_free(RASA_PORT, ACTIONS_PORT)
-    needs_model()
-    s = Stack(RASA_PORT, ACTIONS_PORT)
-    try:
-        s.start()
+    with booted(RASA_PORT, ACTIONS_PORT) as s:
         yield s
-    finally:
-        s.stop()
-        s.remove()
 
 
 def sender(tag: str) -> str:
@@ -377,6 +362,7 @@ def test_quick_soak_has_no_errors(stack):
         text=True,
         timeout=120,
     )
+    assert report_file.exists(), run.stdout[-2000:] + run.stderr[-2000:]
     report = json.loads(report_file.read_text())
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert report["errors"] == 0 and report["requests"] >= 40
