@@ -384,3 +384,14 @@ def missing(reason: str) -> None:
     if settings.raw("CI") == "true":
         pytest.fail(f"{reason} (CI=true: a missing dependency fails the run)")
     pytest.skip(reason)
+
+
+def check_a_burst(base: str, sender: str, engine, count: int = 10) -> None:
+    """`count` messages from one sender at once: each answered (a lock error would end in the
+    safe reply), each stored once, each followed by its whole turn."""
+    sent = [f"what is pernicious anemia? (message {i})" for i in range(count)]
+    results = run_parallel(lambda m: chat(base, m, sender, timeout=90), sent, workers=count)
+    for status, reply, _ in results:
+        assert status == 200 and "parietal cells" in joined(reply), reply
+        assert SAFE_REPLY not in texts(reply)
+    check_turns(conversation_events(engine, sender), sent, ordered=False)

@@ -24,6 +24,7 @@ from tests.harness import (
     SAFE_REPLY,
     Cluster,
     chat,
+    check_a_burst,
     check_turns,
     conversation_events,
     ensure_free,
@@ -33,7 +34,6 @@ from tests.harness import (
     needs_model,
     new_sender,
     port_open,
-    run_parallel,
     texts,
 )
 
@@ -115,12 +115,7 @@ def test_no_secret_is_written_outside_secrets_env(cluster):
 
 
 def test_ten_concurrent_messages_from_one_sender_across_both_processes(cluster):
-    s = sender("burst")
-    sent = [f"what is pernicious anemia? (message {i})" for i in range(10)]
-    results = run_parallel(lambda m: chat(LB, m, s, timeout=90), sent, workers=10)
-    for status, reply, _ in results:
-        assert status == 200 and "parietal cells" in joined(reply), reply
-    check_turns(conversation_events(cluster.engine(), s), sent, ordered=False)
+    check_a_burst(LB, sender("burst"), cluster.engine())
 
 
 def test_forget_and_retention_work_on_postgresql(cluster):

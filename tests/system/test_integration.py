@@ -47,21 +47,28 @@ def test_a_topic_answer_quotes_the_source_and_ends_with_the_caveat():
     assert CAVEAT.search(messages[-1])
 
 
-def test_follow_ups_resolve_in_one_conversation():
+@pytest.mark.parametrize(
+    "turns",
+    [
+        [
+            ("what is pernicious anaemia", "parietal cells"),
+            ("how is it treated?", "standard of care"),
+            ("is that for life?", "lifelong"),
+        ],
+        [
+            ("tell me about b12 jabs", "injection"),
+            ("any side effects?", "Minor side effects possible"),
+            ("what about pills?", "excess is excreted"),
+        ],
+    ],
+    ids=["condition", "route"],
+)
+def test_follow_ups_resolve_in_one_conversation(turns):
     sender = uuid.uuid4().hex
-    post("what is pernicious anaemia", sender)
-    _, reply = post("how is it treated?", sender)
-    assert "standard of care" in " ".join(texts(reply))
-    _, reply = post("is that for life?", sender)
-    assert "lifelong" in " ".join(texts(reply))
-
-    sender = uuid.uuid4().hex
-    post("tell me about b12 jabs", sender)
-    _, reply = post("any side effects?", sender)
-    assert "Minor side effects possible" in " ".join(texts(reply))
-    _, reply = post("what about pills?", sender)
-    assert "excess is excreted" in " ".join(texts(reply))
-    assert CAVEAT.search(texts(reply)[-1])
+    for message, expected in turns:
+        _, reply = post(message, sender)
+        assert expected.lower() in " ".join(texts(reply)).lower(), (message, texts(reply))
+        assert CAVEAT.search(texts(reply)[-1])
 
 
 def test_an_emergency_goes_to_emergency_care_first_and_nothing_else():

@@ -26,6 +26,7 @@ from tests.harness import (
     SAFE_REPLY,
     booted,
     chat,
+    check_a_burst,
     check_turns,
     clean_env,
     conversation_events,
@@ -36,7 +37,6 @@ from tests.harness import (
     port_open,
     read_pid,
     request,
-    run_parallel,
     texts,
     wait_until,
 )
@@ -163,13 +163,7 @@ def test_personal_data_in_a_message_is_answered_normally(stack):
 
 
 def test_ten_concurrent_messages_from_one_sender_are_all_processed_in_order(stack):
-    s = sender("burst")
-    sent = [f"what is pernicious anemia? (message {i})" for i in range(10)]
-    results = run_parallel(lambda m: chat(BASE, m, s, timeout=90), sent, workers=10)
-    for status, reply, _ in results:
-        assert status == 200 and "parietal cells" in joined(reply), reply
-        assert SAFE_REPLY not in texts(reply)  # a lock error would end in the safe reply
-    check_turns(conversation_events(stack.engine(), s), sent, ordered=False)
+    check_a_burst(BASE, sender("burst"), stack.engine())
     log = (stack.run_dir / "rasa.log").read_text(errors="replace")
     assert "LockError" not in log and "Could not acquire lock" not in log
 
