@@ -122,6 +122,7 @@ SETTINGS: Dict[str, Setting] = {
             "DURATION": ("300", "float", "seconds make soak runs"),
             "CI": (None, "text", "true: a test that would skip for something missing fails instead"),
             "B12_KEEP_TEST_DIR": ("0", "flag", "1 keeps system tests' folders and logs"),
+            "B12_TEST_PORT_OFFSET": ("0", "int", "added to every port the system tests and make eval/bench use"),
         },
     ),
 }

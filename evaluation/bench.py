@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[0] = str(ROOT)  # the project root, not evaluation/
 
 from evaluation.common import HELDOUT, REPORTS, memory_mb, percentile, post, write_report  # noqa: E402
-from tests.harness import Stack  # noqa: E402
+from tests.harness import Stack, port  # noqa: E402
 
 MODEL = ROOT / "models" / "current.tar.gz"
 TRAIN_SECONDS = ROOT / "models" / "train-seconds.txt"
@@ -248,8 +248,8 @@ def worst_case(stack: Stack) -> Dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--rasa-port", type=int, default=5705)
-    parser.add_argument("--actions-port", type=int, default=5755)
+    parser.add_argument("--rasa-port", type=int, default=port(5705))
+    parser.add_argument("--actions-port", type=int, default=port(5755))
     args = parser.parse_args()
     levels = [1, 2] if args.quick else [1, 2, 4, 8, 16]
     max_messages = 20 if args.quick else 400

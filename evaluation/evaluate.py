@@ -34,7 +34,7 @@ sys.path[0] = str(ROOT)  # the project root, not evaluation/
 from evaluation import own_words  # noqa: E402
 from evaluation.common import HELDOUT, REPORTS, post, texts, write_report  # noqa: E402
 from evaluation.judge import Judge, category  # noqa: E402
-from tests.harness import Stack  # noqa: E402
+from tests.harness import Stack, port  # noqa: E402
 
 RESULTS = ROOT / "results" / "eval"
 CASES = HELDOUT / "cases.jsonl"
@@ -290,8 +290,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="2 folds with 5 epochs (what make test runs)")
     parser.add_argument("--no-cv", action="store_true", help="skip cross-validation (keeps the last result)")
-    parser.add_argument("--rasa-port", type=int, default=5605)
-    parser.add_argument("--actions-port", type=int, default=5655)
+    parser.add_argument("--rasa-port", type=int, default=port(5605))
+    parser.add_argument("--actions-port", type=int, default=port(5655))
     args = parser.parse_args()
 
     report: Dict[str, Any] = {

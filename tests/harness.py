@@ -28,11 +28,16 @@ from b12 import settings
 from b12.answering import SAFE_REPLY
 from evaluation.common import Reply, request, texts, webhook
 
-__all__ = ["SAFE_REPLY", "Cluster", "Stack", "chat", "request", "texts"]
+__all__ = ["SAFE_REPLY", "Cluster", "Stack", "chat", "port", "request", "texts"]
 
 ROOT = settings.ROOT
 MODEL = ROOT / "models" / "current.tar.gz"
-PASSED_ON = ("VENV", "CI", "B12_KEEP_TEST_DIR")
+PASSED_ON = ("VENV", "CI", "B12_KEEP_TEST_DIR", "B12_TEST_PORT_OFFSET")
+
+
+def port(number: int) -> int:
+    """A suite's port, moved by B12_TEST_PORT_OFFSET so that two checkouts can test side by side."""
+    return number + settings.get("B12_TEST_PORT_OFFSET")
 
 
 def _caveat_start() -> str:

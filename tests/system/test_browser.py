@@ -25,6 +25,7 @@ from tests.harness import (
     chat,
     missing,
     new_sender,
+    port,
     port_open,
     request,
     texts,
@@ -59,7 +60,7 @@ def _needs_a_browser():
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 ROOT = settings.ROOT
-RASA_PORT, ACTIONS_PORT, WEB_PORT = 5205, 5255, 8100
+RASA_PORT, ACTIONS_PORT, WEB_PORT = port(5205), port(5255), port(8100)
 RASA = f"http://127.0.0.1:{RASA_PORT}"
 PAGE_ORIGIN = f"http://127.0.0.1:{WEB_PORT}"
 PAGE = f"{PAGE_ORIGIN}/index.html"
@@ -385,7 +386,7 @@ def test_fits_a_375px_phone_without_horizontal_scroll(browser):
 
 
 def test_an_unreachable_server_shows_the_emergency_error(browser, fake_rasa):
-    dead = 5999
+    dead = port(5999)
     if port_open(dead):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))

@@ -33,6 +33,7 @@ from tests.harness import (
     logs_containing,
     needs_model,
     new_sender,
+    port,
     port_open,
     texts,
 )
@@ -40,7 +41,7 @@ from tests.harness import (
 pytestmark = pytest.mark.cluster
 
 
-NGINX, RASA_A, RASA_B, ACTIONS, PG, REDIS = 5500, 5501, 5502, 5551, 5433, 6380
+NGINX, RASA_A, RASA_B, ACTIONS, PG, REDIS = (port(p) for p in (5500, 5501, 5502, 5551, 5433, 6380))
 LB = f"http://127.0.0.1:{NGINX}"
 A, B = f"http://127.0.0.1:{RASA_A}", f"http://127.0.0.1:{RASA_B}"
 PYTHON = sys.executable
@@ -83,13 +84,13 @@ def cluster():
 def test_everything_listens_on_loopback_only(cluster):
     from tests.harness import listening_addresses
 
-    for port in (NGINX, RASA_A, RASA_B, ACTIONS, PG, REDIS):
+    for number in (NGINX, RASA_A, RASA_B, ACTIONS, PG, REDIS):
         deadline = time.monotonic() + 15  # a socket can be between accept loops for a moment under load
-        addresses = listening_addresses(port)
+        addresses = listening_addresses(number)
         while not addresses and time.monotonic() < deadline:
             time.sleep(0.5)
-            addresses = listening_addresses(port)
-        assert addresses and all(a in ("127.0.0.1", "::1") for a in addresses), (port, addresses)
+            addresses = listening_addresses(number)
+        assert addresses and all(a in ("127.0.0.1", "::1") for a in addresses), (number, addresses)
 
 
 def test_one_conversation_alternating_between_the_two_processes(cluster):

@@ -15,12 +15,12 @@ from b12 import settings
 from evaluation import own_words
 from evaluation.common import HELDOUT, write_report
 from evaluation.judge import Judge, category, run_case
-from tests.harness import SAFE_REPLY, booted, chat, missing, texts
+from tests.harness import SAFE_REPLY, booted, chat, missing, port, texts
 
 pytestmark = pytest.mark.integration
 
 SHARED_EVAL = settings.ROOT.parent / "shared" / "eval"
-RASA_PORT, ACTIONS_PORT = 5105, 5155
+RASA_PORT, ACTIONS_PORT = port(5105), port(5155)
 URL = f"http://127.0.0.1:{RASA_PORT}"
 WEBHOOK = f"{URL}/webhooks/rest/webhook"
 

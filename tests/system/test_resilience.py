@@ -34,6 +34,7 @@ from tests.harness import (
     kill9,
     listening_addresses,
     new_sender,
+    port,
     port_open,
     read_pid,
     request,
@@ -44,7 +45,7 @@ from tests.harness import (
 pytestmark = pytest.mark.resilience
 
 
-RASA_PORT, ACTIONS_PORT = 5405, 5455
+RASA_PORT, ACTIONS_PORT = port(5405), port(5455)
 BASE = f"http://127.0.0.1:{RASA_PORT}"
 PYTHON = sys.executable
 API_TOKEN = "test-token-" + os.urandom(8).hex()

@@ -30,14 +30,13 @@ from extensions.channels.slack import (
     SLACK_RETRY_REASONS,
     EnvSlackBot,
 )
-from tests.harness import CAVEAT, Stack, chat, ensure_free, needs_model, new_sender, texts
+from tests.harness import CAVEAT, Stack, chat, ensure_free, needs_model, new_sender, port, texts
 
 pytestmark = pytest.mark.slack
 live = pytest.mark.integration  # boots servers: `make unit` (-m "not integration") skips these
 
 ROOT = settings.ROOT
-RASA_PORT = 5305
-ACTIONS_PORT = 5355
+RASA_PORT, ACTIONS_PORT = port(5305), port(5355)
 URL = f"http://127.0.0.1:{RASA_PORT}"
 SLACK_WEBHOOK = f"{URL}/webhooks/slack/webhook"
 REST_WEBHOOK = f"{URL}/webhooks/rest/webhook"
