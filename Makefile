@@ -87,8 +87,8 @@ system-deps: ## Debian packages the system tests need (chromium, chromium-driver
 integration: train system-deps ## system tests: the booted assistant over REST, Slack and in Chromium
 	$(PY) -m pytest tests/system -m integration
 
-# Persistence, security and faults (tests/test_resilience.py) and the PostgreSQL + Redis +
-# nginx cluster (tests/test_cluster.py): they boot their own servers and services.
+# Persistence, security and faults (tests/system/test_resilience.py) and the PostgreSQL + Redis +
+# nginx cluster (tests/system/test_cluster.py): they boot their own servers and services.
 resilience: train ## system tests: persistence, security and faults
 	$(PY) -m pytest tests/system -m resilience
 
@@ -99,7 +99,7 @@ run-cluster: train ## start the local cluster (scripts/cluster.sh)
 	@scripts/cluster.sh start
 
 soak: run ## steady load on make run: memory, latency drift, errors
-	$(PY) evaluation/soak.py
+	$(PY) -m evaluation.soak
 
 retention: ## delete conversations idle longer than RETENTION_DAYS
 	$(PY) scripts/retention.py
@@ -112,18 +112,18 @@ forget: ## delete one conversation: make forget SENDER=<sender id>
 	$(PY) scripts/forget.py "$(SENDER)"
 
 eval: train ## evaluation report: NLU cross-validation, held-out and own-words sets, BM25 baseline
-	$(PY) evaluation/evaluate.py
+	$(PY) -m evaluation.evaluate
 
 bench: train ## benchmark: latency, throughput, memory, cold start, worst case
-	$(PY) evaluation/bench.py
+	$(PY) -m evaluation.bench
 
 # Benchmarks are not timed tests: make test only checks that quick runs work end to end.
 eval-quick: train ## a quick make eval (make test runs it)
-	$(PY) evaluation/evaluate.py --quick
+	$(PY) -m evaluation.evaluate --quick
 	@test -s reports/eval.md && test -s reports/eval.json
 
 bench-quick: train ## a quick make bench (make test runs it)
-	$(PY) evaluation/bench.py --quick
+	$(PY) -m evaluation.bench --quick
 	@test -s reports/bench.md && test -s reports/bench.json && test -s reports/bench.png
 
 check: lint unit validate e2e ## lint, unit tests, rasa data validate, end-to-end stories: no daemons, no system installs

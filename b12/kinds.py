@@ -60,7 +60,7 @@ class IntentRow(NamedTuple):
 
 
 # The one table of intents. domain.yml, data/rules.yml and the planner are checked against it
-# (tests/test_kinds.py).
+# (tests/unit/test_kinds.py).
 INTENTS: Dict[str, IntentRow] = {
     "emergency": IntentRow("emergency"),
     "ask_dosing": IntentRow("dosing", "utter_cannot_dose", "dosing"),

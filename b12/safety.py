@@ -9,7 +9,7 @@ depends on DIET alone.
 Patterns live in knowledge/emergency_patterns.yml and compile into a spaCy `Matcher` on first
 use (nothing heavy happens at import time). Every check here is linear in the message length
 (what a sentence holds is computed once per sentence, not once per match):
-no regular expression with nested or multiple unbounded repeats (tests/test_safety.py feeds
+no regular expression with nested or multiple unbounded repeats (tests/unit/test_safety.py feeds
 hostile 10,000-character shapes).
 """
 

@@ -7,6 +7,7 @@ only, no Rasa imports; nothing is read at import time.
 
     python -m b12.settings                      # the table, for a person
     python -m b12.settings shell NAME...        # `NAME=value` lines, for scripts/serve.sh
+    python -m b12.settings check                # every value readable? (the launchers run it)
 
 Python code reads settings through `get()` and `path()`; the shell launchers take their defaults
 from `python -m b12.settings shell`. A value that cannot be read (a port that is not a number,
@@ -28,7 +29,7 @@ KNOWLEDGE_DIR = ROOT / "knowledge"  # the vetted knowledge files
 
 class Setting(NamedTuple):
     default: Optional[str]  # None: unset unless the environment sets it
-    kind: str  # text, int, float, flag (0 or 1), path (resolved from ROOT), secret (never printed)
+    kind: str  # text, int, float, flag (exactly 0 or 1), path (resolved from ROOT), secret (never printed)
     meaning: str
     group: str
 
@@ -71,7 +72,9 @@ SETTINGS: Dict[str, Setting] = {
             "ACTION_TIMEOUT": ("5", "float", "seconds Rasa waits for the action server"),
             "SPEED_FIXES": ("1", "flag", "0 runs Rasa as shipped (make bench compares)"),
             "REST_MAX_BODY_BYTES": ("262144", "int", "largest REST request body"),
-            "REST_MAX_MESSAGE_CHARS": ("10000", "int", "longest REST message"),
+            "MAX_MESSAGE_CHARS": ("10000", "int", "longest message any channel accepts"),
+            "RATE_LIMIT": ("30/minute", "text", "most messages one conversation may send (`limits` syntax)"),
+            "MAX_PENDING_TURNS": ("64", "int", "turns one Rasa process works on at once, hung-up clients' included"),
             "REST_REPLY_TIMEOUT": ("30", "float", "seconds before REST answers with the safe reply"),
             "CRISIS_REGION": ("us", "text", "which emergency and crisis numbers (knowledge/crisis_lines.yml)"),
         },
@@ -113,6 +116,7 @@ SETTINGS: Dict[str, Setting] = {
             "CLUSTER_ACTIONS_PORT": ("5551", "int", "the cluster's action server"),
             "PG_PORT": ("5433", "int", "the cluster's PostgreSQL"),
             "CLUSTER_REDIS_PORT": ("6380", "int", "the cluster's Redis"),
+            "CLUSTER_START_TIMEOUT": ("300", "int", "seconds scripts/cluster.sh waits for each Rasa process"),
         },
     ),
     **_group(
@@ -154,9 +158,9 @@ def get(name: str, env: Optional[Mapping[str, str]] = None) -> Any:
     except ValueError:
         raise SettingError(f"{name}={value!r}: expected a number ({setting.meaning})") from None
     if kind == "flag":
-        if value.lower() not in ("0", "1", "true", "false"):
+        if value not in ("0", "1"):
             raise SettingError(f"{name}={value!r}: expected 0 or 1 ({setting.meaning})")
-        return value.lower() in ("1", "true")
+        return value == "1"
     if kind == "path":
         return resolve(value)
     return value
@@ -211,6 +215,19 @@ def shell(names, env: Optional[Mapping[str, str]] = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def check(env: Optional[Mapping[str, str]] = None) -> None:
+    """Read every setting once, so that a bad value stops a launcher at start with one message
+    naming each bad variable, rather than failing each request later."""
+    bad = []
+    for name in SETTINGS:
+        try:
+            get(name, env)
+        except SettingError as e:
+            bad.append(str(e))
+    if bad:
+        raise SettingError("; ".join(bad))
+
+
 def table() -> str:
     lines = []
     for group in dict.fromkeys(s.group for s in SETTINGS.values()):
@@ -225,6 +242,13 @@ def table() -> str:
 def main(argv: list[str]) -> int:
     if not argv:
         sys.stdout.write(table())
+        return 0
+    if argv[0] == "check":
+        try:
+            check()
+        except SettingError as e:
+            print(f"b12/settings.py: {e}", file=sys.stderr)
+            return 2
         return 0
     if argv[0] == "shell":
         try:

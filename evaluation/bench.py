@@ -5,7 +5,7 @@ concurrency 1, 2, 4, 8 and 16. Every level is bounded in message count and in ti
 Reports p50/p95/p99 latency, messages per second, errors, peak resident memory of the Rasa
 server and the action server, model size, training time and cold start, and draws a chart.
 
-    python evaluation/bench.py [--quick]      # --quick: levels 1 and 2, a few messages each
+    python -m evaluation.bench [--quick]      # --quick: levels 1 and 2, a few messages each
 Writes reports/bench.md, reports/bench.json and reports/bench.png.
 """
 
@@ -23,11 +23,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Dict, List
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[0] = str(ROOT)  # the project root, not evaluation/
+from evaluation.common import HELDOUT, REPORTS, memory_mb, percentile, post, write_report
+from evaluation.stack import Stack, port
 
-from evaluation.common import HELDOUT, REPORTS, memory_mb, percentile, post, write_report  # noqa: E402
-from tests.harness import Stack, port  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 MODEL = ROOT / "models" / "current.tar.gz"
 TRAIN_SECONDS = ROOT / "models" / "train-seconds.txt"

@@ -8,7 +8,7 @@
 3. The same questions answered by a plain BM25 retrieval baseline (rank-bm25) over the
    sentences and table rows of the same source: its top passages plus the caveat.
 
-    python evaluation/evaluate.py [--quick]     # --quick: 2 folds, few epochs (what make test runs)
+    python -m evaluation.evaluate [--quick]     # --quick: 2 folds, few epochs (what make test runs)
 """
 
 from __future__ import annotations
@@ -28,13 +28,12 @@ from typing import Any, Dict, List
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[0] = str(ROOT)  # the project root, not evaluation/
+from evaluation import own_words
+from evaluation.common import HELDOUT, REPORTS, post, texts, write_report
+from evaluation.judge import Judge, category
+from evaluation.stack import Stack, port
 
-from evaluation import own_words  # noqa: E402
-from evaluation.common import HELDOUT, REPORTS, post, texts, write_report  # noqa: E402
-from evaluation.judge import Judge, category  # noqa: E402
-from tests.harness import Stack, port  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 RESULTS = ROOT / "results" / "eval"
 CASES = HELDOUT / "cases.jsonl"

@@ -9,7 +9,7 @@
 
 Standard library and PyYAML only.
 
-    python evaluation/own_words.py --url http://localhost:5005 [--part look|count] [--invariance]
+    python -m evaluation.own_words --url http://localhost:5005 [--part look|count] [--invariance]
 """
 
 from __future__ import annotations
@@ -27,12 +27,11 @@ from typing import Any, Dict, List, Sequence, Tuple
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[0] = str(ROOT)  # the project root, not evaluation/
+from b12.kinds import KINDS  # the one list of message kinds
+from evaluation.common import HELDOUT, post, texts
+from evaluation.judge import Judge
 
-from b12.kinds import KINDS  # noqa: E402  (the one list of message kinds)
-from evaluation.common import HELDOUT, post, texts  # noqa: E402
-from evaluation.judge import Judge  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 PARTS = {"look": HELDOUT / "own_words_look.jsonl", "count": HELDOUT / "own_words_count.jsonl"}
 WRAP = ("hi there, sorry to bother you, but ", " thanks so much!")

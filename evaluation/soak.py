@@ -1,7 +1,7 @@
 """Soak test: bounded, steady load on a local assistant; reports memory growth, latency drift
 and errors (which must be zero).
 
-    python evaluation/soak.py [--url http://127.0.0.1:5005] [--duration 300] [--rate 4]
+    python -m evaluation.soak [--url http://127.0.0.1:5005] [--duration 300] [--rate 4]
                            [--workers 4] [--pidfile FILE ...] [--json FILE] [--quick]
 
 Env: DURATION (300), SOAK_URL, RUN_DIR (.run: its rasa.pid and actions.pid are watched when
@@ -33,11 +33,10 @@ import uuid
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[0] = str(ROOT)  # the project root, not evaluation/
+from b12 import settings
+from evaluation.common import memory_mb, percentile, post, texts, webhook
 
-from b12 import settings  # noqa: E402
-from evaluation.common import memory_mb, percentile, post, texts, webhook  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 SAFE_REPLY_START = "I can't look that up right now"
 # (message, text the reply must contain, case-insensitive; None: any non-empty reply)

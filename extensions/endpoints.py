@@ -113,7 +113,7 @@ def read_store(endpoints_file: Optional[str]) -> Dict[str, Any]:
     config = read_endpoint_config(endpoints_file, "tracker_store")
     if config is None:
         raise SystemExit(f"{endpoints_file} has no tracker_store section.")
-    if (config.type or "").lower() != "sql":
+    if (config.type or "").lower() not in ("sql", STORE_TYPE.lower()):
         raise SystemExit(f"{endpoints_file}: only Rasa's SQL tracker store is supported here, not {config.type!r}.")
     store = dict(config.kwargs)
     if config.url:  # EndpointConfig keeps `url` apart; SQLTrackerStore reads it as `host`

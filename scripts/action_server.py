@@ -33,6 +33,10 @@ def main(argv: list[str] | None = None) -> None:
     sys.path[0] = str(ROOT)  # the project's packages, not scripts/
     from b12 import settings
 
+    try:
+        settings.check()  # a bad value stops here, naming the variable
+    except settings.SettingError as e:
+        sys.exit(f"b12/settings.py: {e}")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--actions", default="actions", help="package with the custom actions")
     parser.add_argument("--host", default=settings.get("ACTIONS_HOST"))

@@ -1,7 +1,7 @@
 """Write data/nlu_variants.yml: typo, wrapper and story variants of the NLU training examples.
 
 Deterministic (a fixed seed per intent), so the file only changes when the examples or this
-script do; tests/test_training_data.py checks the committed file is what this script writes.
+script do; tests/unit/test_knowledge.py checks the committed file is what this script writes.
 
     python scripts/augment_nlu.py            # rewrite data/nlu_variants.yml
     python scripts/augment_nlu.py --check    # exit 1 if the committed file is stale

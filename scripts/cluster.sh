@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 VENV=${VENV:-.venv}
-values=$("$VENV/bin/python" -m b12.settings shell RUN_DIR NGINX_PORT RASA_PORTS CLUSTER_ACTIONS_PORT PG_PORT RASA_START_TIMEOUT \
+values=$("$VENV/bin/python" -m b12.settings shell RUN_DIR NGINX_PORT RASA_PORTS CLUSTER_ACTIONS_PORT PG_PORT CLUSTER_START_TIMEOUT \
   CLUSTER_REDIS_PORT)
 eval "$values"
 mkdir -p "$RUN_DIR"
@@ -233,7 +233,7 @@ start() {
   local port pid pids=() failed=0
   for port in $RASA_PORTS; do # in parallel: each takes tens of seconds to load the model
     mkdir -p "$C/rasa-$port"
-    RASA_PORT=$port RASA_START_TIMEOUT=$RASA_START_TIMEOUT serve "$C/rasa-$port" start >/dev/null &
+    RASA_PORT=$port RASA_START_TIMEOUT=$CLUSTER_START_TIMEOUT serve "$C/rasa-$port" start >/dev/null &
     pids+=($!)
   done
   for pid in "${pids[@]}"; do wait "$pid" || failed=1; done

@@ -22,14 +22,28 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PATH_OPTIONS = ("--model", "-m", "--endpoints", "--credentials", "--log-file")
+# Every `rasa run` option that names a file or folder.
+PATH_OPTIONS = (
+    "--model",
+    "-m",
+    "--endpoints",
+    "--credentials",
+    "--log-file",
+    "--ssl-certificate",
+    "--ssl-keyfile",
+    "--ssl-ca-file",
+)
 
 
 def absolute_paths(argv: list[str], cwd: Path) -> list[str]:
-    """`argv` with the values of path options made absolute from `cwd`."""
+    """`argv` with the values of path options made absolute from `cwd`, in both the
+    `--option value` and the `--option=value` forms."""
     out = list(argv)
-    for i, arg in enumerate(out[:-1]):
-        if arg in PATH_OPTIONS and not Path(out[i + 1]).is_absolute():
+    for i, arg in enumerate(out):
+        name, eq, value = arg.partition("=")
+        if eq and name in PATH_OPTIONS and value and not Path(value).is_absolute():
+            out[i] = f"{name}={cwd / value}"
+        elif arg in PATH_OPTIONS and i + 1 < len(out) and not Path(out[i + 1]).is_absolute():
             out[i + 1] = str(cwd / out[i + 1])
     return out
 
@@ -41,6 +55,10 @@ def main() -> None:
     from b12 import settings
     from extensions import fixes, redaction
 
+    try:
+        settings.check()  # a bad value stops here, naming the variable
+    except settings.SettingError as e:
+        sys.exit(f"b12/settings.py: {e}")
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", settings.raw("RASA_TELEMETRY_ENABLED"))
     os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
     argv = absolute_paths(sys.argv[1:], Path.cwd())

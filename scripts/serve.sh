@@ -9,16 +9,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
-# The defaults and derived values (CORS_ORIGINS from WEB_PORT), from the one settings module.
-# A value that cannot be read stops here, with a message naming the variable.
-values=$("$VENV/bin/python" -m b12.settings shell RASA_PORT ACTIONS_PORT MODEL RUN_DIR WEB_PORT CORS_ORIGINS \
-  RASA_INTERFACE TRACKER_DB LOG_LEVEL LOG_LEVEL_LIBRARIES RASA_TELEMETRY_ENABLED ENABLE_API SERVE_WEB \
-  RASA_START_TIMEOUT SANIC_REQUEST_MAX_SIZE)
-eval "$values"
-export TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 PYTHONWARNINGS=ignore
-export LOG_LEVEL LOG_LEVEL_LIBRARIES RASA_TELEMETRY_ENABLED
-export ACTIONS_PORT TRACKER_DB SQLALCHEMY_SILENCE_UBER_WARNING=1
-mkdir -p "$RUN_DIR"
+# load NAME...: the defaults and derived values (CORS_ORIGINS from WEB_PORT) from the one settings
+# module. A value that cannot be read stops here, with a message naming the variable. `stop` and
+# `status` read only what they need, so a typo elsewhere never keeps servers from stopping.
+load() {
+  local values
+  values=$("$VENV/bin/python" -m b12.settings shell "$@")
+  eval "$values"
+}
+export TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 PYTHONWARNINGS=ignore SQLALCHEMY_SILENCE_UBER_WARNING=1
+
+load_all() {
+  "$VENV/bin/python" -m b12.settings check
+  load RASA_PORT ACTIONS_PORT MODEL RUN_DIR WEB_PORT CORS_ORIGINS RASA_INTERFACE TRACKER_DB LOG_LEVEL \
+    LOG_LEVEL_LIBRARIES RASA_TELEMETRY_ENABLED ENABLE_API SERVE_WEB RASA_START_TIMEOUT SANIC_REQUEST_MAX_SIZE
+  export LOG_LEVEL LOG_LEVEL_LIBRARIES RASA_TELEMETRY_ENABLED ACTIONS_PORT TRACKER_DB
+  mkdir -p "$RUN_DIR"
+}
 
 up() { curl -fs -m 2 "$1" >/dev/null 2>&1; }
 
@@ -73,9 +80,10 @@ start() {
     # fixes (extensions/fixes.py) and log redaction (extensions/redaction.py).
     # Sanic's own limits and errors (Rasa process only): a 4 MiB body cap before the REST
     # channel's 256 KiB one, and JSON rather than HTML error pages (404, 405, 413).
-    # shellcheck disable=SC2086  # one argument per origin
+    local cors
+    read -r -a cors <<<"$CORS_ORIGINS" # one argument per origin, never a file-name pattern
     (umask 077 && export SANIC_REQUEST_MAX_SIZE SANIC_FALLBACK_ERROR_FORMAT=json && exec "$VENV/bin/python" scripts/rasa_server.py run \
-      --model "$MODEL" --endpoints "$endpoints" --credentials credentials.yml --cors $CORS_ORIGINS \
+      --model "$MODEL" --endpoints "$endpoints" --credentials credentials.yml --cors "${cors[@]}" \
       --interface "$RASA_INTERFACE" --port "$RASA_PORT" "${api[@]}" >"$RUN_DIR/rasa.log" 2>&1) &
     echo $! >"$RUN_DIR/rasa.pid"
   fi
@@ -116,9 +124,9 @@ status() {
 }
 
 case "${1:-}" in
-  start) start ;;
-  start-actions) start_actions ;;
-  stop) stop ;;
-  status) status ;;
+  start) load_all && start ;;
+  start-actions) load_all && start_actions ;;
+  stop) load RUN_DIR && stop ;;
+  status) load RASA_PORT ACTIONS_PORT && status ;;
   *) echo "usage: $0 start|start-actions|stop|status" >&2; exit 2 ;;
 esac

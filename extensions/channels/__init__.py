@@ -1,1 +1,68 @@
-"""Custom Rasa input channels (listed by module path in credentials.yml) and the Redis lock store."""
+"""The input channels Rasa loads by module path (credentials.yml), and what every channel shares:
+conversation ids namespaced by channel, one message-length limit, and per-sender rate limits."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any, Optional, Text
+
+from b12 import settings
+
+logger = logging.getLogger(__name__)
+
+
+def conversation_id(channel: Text, sender: Text) -> Text:
+    """The tracker store's key for `sender` on `channel`. A Slack user id is visible to the whole
+    workspace, so it must never name a REST conversation: ids are namespaced by channel."""
+    return f"{channel}:{sender}"
+
+
+def sender_of(channel: Text, conversation: Text) -> Text:
+    """The channel's own sender id back from a conversation id."""
+    prefix = f"{channel}:"
+    return conversation[len(prefix) :] if conversation.startswith(prefix) else conversation
+
+
+def too_long(text: Text) -> bool:
+    """One message-length limit for every channel (MAX_MESSAGE_CHARS)."""
+    return len(text) > settings.get("MAX_MESSAGE_CHARS")
+
+
+class RateLimiter:
+    """Per-conversation limit on messages (RATE_LIMIT, e.g. "30/minute"), with the `limits`
+    library: in process memory, or in Redis when REDIS_HOST is set so that every Rasa process
+    counts the same messages. Created on first use; a storage failure lets the message through
+    (a limit must never stop an emergency report because Redis is down) and is logged."""
+
+    def __init__(self) -> None:
+        self._limiter: Any = None
+        self._item: Any = None
+
+    def _setup(self) -> None:
+        from limits import parse, storage, strategies
+
+        self._item = parse(settings.get("RATE_LIMIT"))
+        host = settings.raw("REDIS_HOST")
+        if host:
+            password = settings.raw("REDIS_PASSWORD") or ""
+            auth = f":{password}@" if password else ""
+            url = f"redis://{auth}{host}:{settings.get('REDIS_PORT')}/{settings.get('REDIS_DB')}"
+            backend = storage.RedisStorage(url)
+        else:
+            backend = storage.MemoryStorage()
+        self._limiter = strategies.MovingWindowRateLimiter(backend)
+
+    def retry_after(self, key: Text) -> Optional[int]:
+        """None when a message for `key` may go ahead (and counts it); else seconds to wait."""
+        try:
+            if self._limiter is None:
+                self._setup()
+            if self._limiter.hit(self._item, "msg", key):
+                return None
+            reset, _ = self._limiter.get_window_stats(self._item, "msg", key)
+            return max(1, math.ceil(reset - time.time()))
+        except Exception as e:  # noqa: BLE001 - see the class docstring
+            logger.error("The rate limiter failed (%s); the message goes ahead.", type(e).__name__)
+            return None

@@ -1,21 +1,26 @@
 """The REST channel, hardened. Listed in credentials.yml as `extensions.channels.rest.SafeRestInput:`.
 
-Its name is still "rest", so the URL stays /webhooks/rest/webhook and clients (the web page,
-the judge, the tests) see no change. Compared with Rasa's `RestInput`:
+Its name is still "rest", so the URL stays /webhooks/rest/webhook. Compared with Rasa's `RestInput`:
 
-- Bad requests get a 4xx JSON answer and never reach Rasa: a body over REST_MAX_BODY_BYTES
-  (256 KiB) -> 413; invalid UTF-8, malformed JSON, not a JSON object, missing or non-string
-  "message", a "sender" that is not a string of 1-255 characters (the tracker store's column
-  size), metadata that is not an object -> 400; a message over REST_MAX_MESSAGE_CHARS
-  (10,000 characters) -> 413. Each answer is {"error": <code>, "message": <sentence>}.
+- Bad requests get a 4xx JSON answer and never reach Rasa: a Content-Type other than
+  application/json -> 415 (a page on another site can make a browser post text/plain without a
+  CORS preflight); a body over REST_MAX_BODY_BYTES -> 413; invalid UTF-8, malformed JSON, not a
+  JSON object, a missing or non-string "message", a missing "sender" or one that is not a string
+  of 1-250 characters, metadata that is not an object -> 400; a message over MAX_MESSAGE_CHARS
+  (every channel's one limit) -> 413. Each answer is {"error": <code>, "message": <sentence>}.
+- The sender id is the conversation's bearer secret (the widget makes a random one per visitor).
+  Conversations are stored as "rest:<sender>", so no REST client can name a Slack user's.
+- Limits: RATE_LIMIT messages per conversation (429 with Retry-After; shared through Redis in a
+  cluster); at most MAX_PENDING_TURNS turns in progress per process, hung-up clients' included
+  (503 with Retry-After beyond that).
 - Never silence, never a 500: if a custom action fails (action server down, hung past
   ACTION_TIMEOUT, or crashing), if processing raises (for example a lock error), if no reply
   is ready within REST_REPLY_TIMEOUT seconds (30), or if the assistant would say nothing, the
   reply ends with SAFE_REPLY. A message still being processed when the reply times out, or
   when the client hangs up, is finished in the background and stored as usual.
 - Exactly once behind a retrying load balancer: an X-Request-ID header becomes the message's
-  id; a message whose id is already in the conversation is answered again from the tracker
-  rather than processed twice (see `_replay`).
+  id; the same message with an id already in the conversation is answered again from the
+  tracker rather than processed twice, decided under a lock (see `_replay`).
 - Privacy: while a REST message is being handled, log records have its text and sender id
   redacted (extensions/redaction.py, installed by the launcher, scripts/rasa_server.py).
 """
@@ -23,6 +28,7 @@ the judge, the tests) see no change. Compared with Rasa's `RestInput`:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import logging
@@ -39,12 +45,20 @@ from sanic.response import HTTPResponse
 from b12 import settings
 from b12.answering import SAFE_REPLY
 from extensions import redaction
+from extensions.channels import RateLimiter, conversation_id, sender_of, too_long
 
 logger = logging.getLogger(__name__)
 
 MAX_SENDER_CHARS = 255  # rasa.core.tracker_store.SQLTrackerStore.SQLEvent.sender_id is String(255)
+CHANNEL = "rest"  # conversation ids are "rest:<sender>" (extensions/channels/__init__.py)
+RATE_LIMITED = "You are sending messages very fast. Please wait a moment, then try again."
+BUSY = "The assistant is busy right now. Please try again in a moment."
 # X-Request-ID (set by the load balancer; the same on its retries) becomes the message's id.
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,128}")
+
+
+def _refusal(status: int, code: Text, message: Text, retry_after: int) -> HTTPResponse:
+    return response.json({"error": code, "message": message}, status=status, headers={"Retry-After": str(retry_after)})
 
 
 class BadRequestError(Exception):
@@ -56,7 +70,14 @@ class BadRequestError(Exception):
         return response.json({"error": self.code, "message": self.message}, status=self.status)
 
 
-def parse_body(body: bytes) -> Tuple[Optional[Text], Text, Optional[Dict[Text, Any]], Optional[Text]]:
+def check_content_type(content_type: Optional[Text]) -> None:
+    """Only JSON. A page on any website can make a visitor's browser post `text/plain` here
+    without a CORS preflight; refusing every other type makes the browser ask first."""
+    if (content_type or "").split(";")[0].strip().lower() != "application/json":
+        raise BadRequestError(415, "unsupported_media_type", "Send the message as JSON (application/json).")
+
+
+def parse_body(body: bytes) -> Tuple[Text, Text, Optional[Dict[Text, Any]], Optional[Text]]:
     """Validate a webhook body: (sender, message, metadata, input_channel) or BadRequestError."""
     max_body = settings.get("REST_MAX_BODY_BYTES")
     if len(body) > max_body:
@@ -79,14 +100,19 @@ def parse_body(body: bytes) -> Tuple[Optional[Text], Text, Optional[Dict[Text, A
         raise BadRequestError(400, "missing_message", 'The field "message" is required.')
     if not isinstance(message, str):
         raise BadRequestError(400, "invalid_message", 'The field "message" must be a string.')
-    max_chars = settings.get("REST_MAX_MESSAGE_CHARS")
-    if len(message) > max_chars:
-        raise BadRequestError(413, "message_too_long", f"The message is longer than {max_chars} characters.")
+    if too_long(message):
+        limit = settings.get("MAX_MESSAGE_CHARS")
+        raise BadRequestError(413, "message_too_long", f"The message is longer than {limit} characters.")
 
     sender = payload.get("sender")
-    if sender is not None and (not isinstance(sender, str) or not 1 <= len(sender) <= MAX_SENDER_CHARS):
+    if sender is None:
+        # Without one, every such message would share Rasa's one "default" conversation.
+        raise BadRequestError(400, "missing_sender", 'The field "sender" is required: a random id kept per visitor.')
+    if not isinstance(sender, str) or not 1 <= len(sender) <= MAX_SENDER_CHARS - len(CHANNEL) - 1:
         raise BadRequestError(
-            400, "invalid_sender", f'The field "sender" must be a string of 1 to {MAX_SENDER_CHARS} characters.'
+            400,
+            "invalid_sender",
+            f'The field "sender" must be a string of 1 to {MAX_SENDER_CHARS - len(CHANNEL) - 1} characters.',
         )
 
     for field, value in (("message", message), ("sender", sender)):
@@ -104,6 +130,28 @@ def parse_body(body: bytes) -> Tuple[Optional[Text], Text, Optional[Dict[Text, A
     return sender, message, metadata, input_channel
 
 
+def _for_client(message: Dict[Text, Any]) -> Dict[Text, Any]:
+    """A reply as the client sent it: its own sender id, not the namespaced conversation id."""
+    if isinstance(message.get("recipient_id"), str):
+        return {**message, "recipient_id": sender_of(CHANNEL, message["recipient_id"])}
+    return message
+
+
+class Pending:
+    """How many turns this process is working on, hung-up clients' included (MAX_PENDING_TURNS)."""
+
+    count = 0
+
+    @classmethod
+    def full(cls) -> bool:
+        return cls.count >= settings.get("MAX_PENDING_TURNS")
+
+    @classmethod
+    def track(cls, task: "asyncio.Future[Any]") -> None:
+        cls.count += 1
+        task.add_done_callback(lambda _: setattr(cls, "count", cls.count - 1))
+
+
 def _consume_result(task: "asyncio.Future[Any]") -> None:
     if not task.cancelled() and task.exception() is not None:
         logger.error("A message finished processing after its reply was sent, with an error: %r", task.exception())
@@ -111,6 +159,13 @@ def _consume_result(task: "asyncio.Future[Any]") -> None:
 
 class SafeRestInput(RestInput):
     """Rasa's REST channel with input validation and a safe reply instead of silence."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.limiter = RateLimiter()
+        # The launcher installs it; a plain `rasa run` builds this channel too, and the hook is
+        # also how a failed custom action is noticed (and answered with SAFE_REPLY).
+        redaction.install()
 
     @classmethod
     def name(cls) -> Text:
@@ -136,6 +191,7 @@ class SafeRestInput(RestInput):
         reply_timeout = settings.get("REST_REPLY_TIMEOUT")
         try:
             task = asyncio.ensure_future(on_new_message(message))  # copies the context: sees `turn`
+            Pending.track(task)
             try:
                 await asyncio.wait_for(asyncio.shield(task), reply_timeout)
             except asyncio.TimeoutError:
@@ -151,7 +207,7 @@ class SafeRestInput(RestInput):
             messages = list(collector.messages)
             if failed or turn.action_failed or not messages:
                 messages.append({"recipient_id": message.sender_id, "text": SAFE_REPLY})
-            return messages
+            return [_for_client(m) for m in messages]
         finally:
             redaction.TURN.reset(token)
 
@@ -166,51 +222,83 @@ class SafeRestInput(RestInput):
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             try:
+                check_content_type(request.headers.get("content-type"))
                 sender, text, metadata, input_channel = parse_body(request.body or b"")
             except BadRequestError as bad:
                 logger.info("Rejected a webhook request: %s", bad.code)
                 return bad.response()
             channel = input_channel or self.name()
+            conversation = conversation_id(CHANNEL, sender)
+
+            wait = self.limiter.retry_after(conversation)
+            if wait is not None:
+                logger.info("Rate limited a conversation for %ss.", wait)
+                return _refusal(429, "rate_limited", RATE_LIMITED, wait)
+            if Pending.full():
+                logger.error("Refused a message: %d turns are already in progress.", Pending.count)
+                return _refusal(503, "busy", BUSY, 5)
 
             message_id = request.headers.get("x-request-id")
             if message_id is not None and not REQUEST_ID.fullmatch(message_id):
                 message_id = None
-            if message_id and sender:
-                replay = await self._replay(request, sender, message_id)
-                if replay is not None:
-                    return response.json(replay)
+            async with self._replay_lock(request, conversation, message_id):
+                if message_id:
+                    replay = await self._replay(request, conversation, message_id, text)
+                    if replay is not None:
+                        return response.json(replay)
+                    if await self._id_taken(request, conversation, message_id):
+                        message_id = None  # the id names another message: this one is new
+                messages = await self._process(on_new_message, conversation, text, metadata, channel, message_id)
             if self._wants_stream(request):
-                messages = await self._process(on_new_message, sender, text, metadata, channel, message_id)
 
                 async def stream(resp: Any) -> None:
                     for m in messages:
                         await resp.write(json.dumps(m) + "\n")
 
                 return response.stream(stream, content_type="text/event-stream")
-
-            return response.json(await self._process(on_new_message, sender, text, metadata, channel, message_id))
+            return response.json(messages)
 
         return webhook
 
     @staticmethod
-    async def _replay(request: Request, sender: Text, message_id: Text) -> Optional[List[Dict[Text, Any]]]:
-        """The replies already given to message `message_id` of `sender`, or None if it is new.
+    async def _events(request: Request, conversation: Text) -> List[Any]:
+        agent = getattr(request.app.ctx, "agent", None)
+        if agent is None or agent.tracker_store is None:
+            return []
+        try:
+            tracker = await agent.tracker_store.retrieve(conversation)
+        except Exception:
+            return []
+        return list(tracker.events) if tracker is not None else []
+
+    @staticmethod
+    def _replay_lock(request: Request, conversation: Text, message_id: Optional[Text]) -> Any:
+        """The replay is decided, and the message processed, under a lock of the conversation's
+        own (Rasa's lock store: across processes when it is Redis), so a duplicate that arrives
+        while the first attempt is still running waits for it and is then replayed. Its key is
+        not the conversation's, which Rasa's processor takes inside."""
+        agent = getattr(request.app.ctx, "agent", None)
+        if not message_id or agent is None or getattr(agent, "lock_store", None) is None:
+            return contextlib.nullcontext()
+        return agent.lock_store.lock(f"replay:{conversation}")
+
+    @classmethod
+    async def _replay(
+        cls, request: Request, conversation: Text, message_id: Text, text: Text
+    ) -> Optional[List[Dict[Text, Any]]]:
+        """The replies already given to this message of this conversation, or None if it is new.
 
         A load balancer retries a message on another Rasa process when the first one dies
         with it (nginx in scripts/cluster.sh: `proxy_next_upstream error non_idempotent`,
         same X-Request-ID). If the dead process had already stored that turn, the turn is
-        answered again from the tracker instead of being processed (and stored) twice."""
-        agent = getattr(request.app.ctx, "agent", None)
-        if agent is None or agent.tracker_store is None:
-            return None
-        try:
-            tracker = await agent.tracker_store.retrieve(sender)
-        except Exception:
-            return None
-        if tracker is None:
-            return None
-        events = list(tracker.events)
-        asked = [i for i, e in enumerate(events) if isinstance(e, UserUttered) and e.message_id == message_id]
+        answered again from the tracker instead of being processed (and stored) twice. The
+        message must be the same: a client that reuses an id for a new message gets it answered."""
+        events = await cls._events(request, conversation)
+        asked = [
+            i
+            for i, e in enumerate(events)
+            if isinstance(e, UserUttered) and e.message_id == message_id and e.text == text
+        ]
         if not asked:
             return None
         collector = CollectingOutputChannel()  # Rasa's own rendering of a bot message
@@ -218,9 +306,14 @@ class SafeRestInput(RestInput):
             if isinstance(event, UserUttered):
                 break
             if isinstance(event, BotUttered):
-                await collector.send_response(sender, {"text": event.text, **(event.data or {})})
+                await collector.send_response(conversation, {"text": event.text, **(event.data or {})})
         logger.info("A retried message was already answered; replayed %d replies.", len(collector.messages))
-        return collector.messages or [{"recipient_id": sender, "text": SAFE_REPLY}]
+        return [_for_client(m) for m in collector.messages or [{"recipient_id": conversation, "text": SAFE_REPLY}]]
+
+    @classmethod
+    async def _id_taken(cls, request: Request, conversation: Text, message_id: Text) -> bool:
+        events = await cls._events(request, conversation)
+        return any(isinstance(e, UserUttered) and e.message_id == message_id for e in events)
 
     @staticmethod
     def _wants_stream(request: Request) -> bool:

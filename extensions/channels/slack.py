@@ -22,10 +22,16 @@ mention stripping, button clicks, threads. This module only changes:
 
 - an @mention in SLACK_CHANNEL is answered once (Slack sends it as `message` and as
   `app_mention`; Rasa would answer both);
-- retries: every Slack retry (X-Slack-Retry-Num) is acknowledged and dropped, whatever its
-  reason; Rasa's default drops only `http_timeout` retries and answers the others again.
-  Rasa acknowledges an event before it answers, so a retry means Slack did not see that
-  acknowledgement in time, not that the message went unanswered;
+- conversations are stored as "slack:<id>" (extensions/channels/__init__.py): a Slack user id,
+  visible to the whole workspace, can never name a REST conversation;
+- retries: deduplicated on Slack's `event_id` in a table every Rasa process shares (the
+  tracker store's database, `SlackEvents`). A retry of an event that was answered, or is being
+  answered, is acknowledged and dropped; any other retry goes through, since for
+  `connection_failed`, `http_error` or `ssl_error` the first delivery never reached the
+  assistant and the retry is the only copy of the patient's message. An event whose handling
+  failed, or whose process died (claimed over CLAIM_SECONDS ago), is let through again;
+- a signed body that is not a JSON object gets 400, not 500; a message over MAX_MESSAGE_CHARS
+  (every channel's one limit) gets a short reply asking for a shorter question;
 - the url_verification challenge is echoed as text/plain, the form Slack documents
   (Rasa answers with a JSON-encoded string);
 - output: text is escaped and converted to Slack mrkdwn, at most 5 buttons are sent (Rasa
@@ -36,10 +42,10 @@ mention stripping, button clicks, threads. This module only changes:
 from __future__ import annotations
 
 import logging
-import os
 import re
+import time
 from http import HTTPStatus
-from typing import Any, Awaitable, Callable, Dict, List, Mapping
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from rasa.core.channels.slack import SlackBot, SlackInput
@@ -52,9 +58,12 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from b12 import settings
+from extensions.channels import conversation_id, too_long
+
 logger = logging.getLogger(__name__)
 
-DEFAULT_API_URL = "https://slack.com/api/"
+DEFAULT_API_URL = "https://slack.com/api/"  # b12/settings.py's default for SLACK_API_URL
 REQUIRED_ENV = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
 GRANULARITIES = ("sender", "channel", "thread")
 MAX_BUTTONS = 5  # Slack shows at most 5 buttons in one actions block for this layout
@@ -75,6 +84,9 @@ NOT_CONFIGURED = (
     "of the Rasa server and restart it (see docs/slack.md)."
 )
 
+TOO_LONG = "That message is too long for me. Please send a shorter question, under {limit} characters."
+CLAIM_SECONDS = 120  # an event claimed this long ago and never answered: its process died
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -87,8 +99,8 @@ def to_mrkdwn(text: str) -> str:
     return re.sub(r"\[([^\]\n]+)\]\((https?://[^)\s]+)\)", r"<\2|\1>", text)
 
 
-def _env_flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    value = env.get(name, "").strip().lower()
+def _env_flag(env: Optional[Mapping[str, str]], name: str, default: bool) -> bool:
+    value = (settings.raw(name, env) or "").strip().lower()
     if not value:
         return default
     if value in _TRUE:
@@ -152,6 +164,78 @@ class EnvSlackBot(SlackBot):
         await self._post_message(channel=self.slack_channel or recipient_id, text=text, blocks=blocks)
 
 
+class SlackEvents:
+    """Which Slack events were seen, answered or are being answered, shared by every Rasa process
+    through the tracker store's database (a `slack_events` table next to Rasa's `events`).
+    Without an SQL tracker store it falls back to this process's memory."""
+
+    def __init__(self) -> None:
+        self._engine: Any = None
+        self._table: Any = None
+        self._memory: Dict[str, List[Any]] = {}  # event id -> [claimed at, answered]
+        self._claims = 0
+
+    def bind(self, tracker_store: Any) -> None:
+        """Use the database of `tracker_store` (Rasa wraps it in a FailSafeTrackerStore)."""
+        store = getattr(tracker_store, "_tracker_store", tracker_store)
+        engine = getattr(store, "engine", None)
+        if engine is None or self._engine is engine:
+            return
+        import sqlalchemy as sa
+
+        table = sa.Table(
+            "slack_events",
+            sa.MetaData(),
+            sa.Column("event_id", sa.String(255), primary_key=True),
+            sa.Column("claimed_at", sa.Float, nullable=False),
+            sa.Column("answered", sa.Boolean, nullable=False, default=False),
+        )
+        table.metadata.create_all(engine, checkfirst=True)
+        self._engine, self._table = engine, table
+
+    def claim(self, event_id: str, now: Optional[float] = None) -> bool:
+        """True when this process should handle the event: new, or failed, or its claim is stale."""
+        now = time.time() if now is None else now
+        if self._engine is None:
+            row = self._memory.get(event_id)
+            if row is not None and (row[1] or row[0] > now - CLAIM_SECONDS):
+                return False
+            self._memory[event_id] = [now, False]
+            return True
+        import sqlalchemy as sa
+
+        t = self._table
+        with self._engine.begin() as conn:
+            self._claims += 1
+            if self._claims % 100 == 1:  # seen events are kept a day, then forgotten
+                conn.execute(t.delete().where(t.c.claimed_at < now - 86400))
+            try:
+                with conn.begin_nested():
+                    conn.execute(t.insert().values(event_id=event_id, claimed_at=now, answered=False))
+                return True
+            except sa.exc.IntegrityError:
+                stale = sa.and_(t.c.event_id == event_id, t.c.answered.is_(False), t.c.claimed_at < now - CLAIM_SECONDS)
+                return conn.execute(t.update().where(stale).values(claimed_at=now)).rowcount == 1
+
+    def finish(self, event_id: str, answered: bool) -> None:
+        """Mark the event answered, or release its claim so that Slack's next retry goes through."""
+        if self._engine is None:
+            self._memory[event_id] = [time.time() if answered else 0.0, answered]
+            return
+        t = self._table
+        with self._engine.begin() as conn:
+            values = {"answered": True} if answered else {"claimed_at": 0.0}
+            conn.execute(t.update().where(t.c.event_id == event_id).values(**values))
+
+
+def _event_id(request: Request) -> Optional[str]:
+    if request.headers.get("content-type") != "application/json":
+        return None
+    body = request.json
+    event_id = body.get("event_id") if isinstance(body, dict) else None
+    return event_id if isinstance(event_id, str) and 0 < len(event_id) <= 255 else None
+
+
 class EnvSlackInput(SlackInput):
     """Rasa's SlackInput, configured from SLACK_* environment variables."""
 
@@ -162,31 +246,31 @@ class EnvSlackInput(SlackInput):
                 "extensions.channels.slack.EnvSlackInput reads its settings from SLACK_* environment variables; "
                 f"the values under it in credentials.yml are ignored: {sorted(credentials)}."
             )
-        return cls.from_env(os.environ)
+        return cls.from_env(None)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> InputChannel:
+    def from_env(cls, env: Optional[Mapping[str, str]] = None) -> InputChannel:
         """The Slack channel, or a stand-in answering 503 when the required variables are unset."""
-        missing = [name for name in REQUIRED_ENV if not env.get(name, "").strip()]
+        missing = [name for name in REQUIRED_ENV if not settings.raw(name, env)]
         if missing:
             logger.warning(f"Slack channel disabled: {', '.join(missing)} not set. The other channels work.")
             return SlackNotConfigured(missing)
-        granularity = env.get("SLACK_CONVERSATION_GRANULARITY", "").strip().lower() or "sender"
+        granularity = (settings.raw("SLACK_CONVERSATION_GRANULARITY", env) or "sender").lower()
         if granularity not in GRANULARITIES:
             logger.warning(
                 f"SLACK_CONVERSATION_GRANULARITY={granularity!r} is not one of {GRANULARITIES}; using sender."
             )
             granularity = "sender"
         channel = cls(
-            slack_token=env["SLACK_BOT_TOKEN"].strip(),
-            slack_channel=env.get("SLACK_CHANNEL", "").strip() or None,
+            slack_token=settings.raw("SLACK_BOT_TOKEN", env),
+            slack_channel=settings.raw("SLACK_CHANNEL", env),
             slack_retry_reason_header=RETRY_REASON_HEADER,
             slack_retry_number_header=RETRY_NUM_HEADER,
             errors_ignore_retry=list(SLACK_RETRY_REASONS),
             use_threads=_env_flag(env, "SLACK_USE_THREADS", True),
-            slack_signing_secret=env["SLACK_SIGNING_SECRET"].strip(),
+            slack_signing_secret=settings.raw("SLACK_SIGNING_SECRET", env),
             conversation_granularity=granularity,
-            api_url=env.get("SLACK_API_URL", "").strip() or DEFAULT_API_URL,
+            api_url=settings.raw("SLACK_API_URL", env),
         )
         logger.info(
             f"Slack channel on /webhooks/slack/webhook (threads: {channel.use_threads}, "
@@ -196,7 +280,12 @@ class EnvSlackInput(SlackInput):
 
     def __init__(self, *args: Any, api_url: str = DEFAULT_API_URL, **kwargs: Any) -> None:
         self.api_url = api_url if api_url.endswith("/") else api_url + "/"
+        self.events = SlackEvents()
         super().__init__(*args, **kwargs)
+
+    def _get_conversation_id(self, sender_id: str | None, channel_id: str | None, thread_id: str | None) -> str | None:
+        conversation = super()._get_conversation_id(sender_id, channel_id, thread_id)
+        return conversation_id("slack", conversation) if conversation else conversation
 
     async def process_message(
         self,
@@ -206,14 +295,47 @@ class EnvSlackInput(SlackInput):
         sender_id: str | None,
         metadata: Dict | None,
     ) -> Any:
-        """Rasa drops the retries whose reason is in `errors_ignore_retry` (here: every
-        documented reason). A retry with a missing or new reason is dropped the same way."""
-        retry_count = request.headers.get(self.retry_num_header)
-        retry_reason = request.headers.get(self.retry_reason_header)
-        if retry_count and retry_reason not in self.errors_ignore_retry:
-            logger.warning(f"Ignoring retry #{retry_count} from Slack (reason: {retry_reason}).")
-            return response.text("", status=HTTPStatus.CREATED, headers={"X-Slack-No-Retry": "1"})
-        return await super().process_message(request, on_new_message, text, sender_id, metadata)
+        """Each event is handled once (see the module docstring): a retry is dropped only when its
+        event was answered or is being answered. Interactive payloads (button clicks) carry no
+        event id and are handled as they come."""
+        no_retry = response.text("", status=HTTPStatus.OK, headers={"X-Slack-No-Retry": "1"})
+        if too_long(text):
+            out = self.get_output_channel((metadata or {}).get("out_channel"), (metadata or {}).get("thread_id"))
+            await out.send_text_message(sender_id or "", TOO_LONG.format(limit=settings.get("MAX_MESSAGE_CHARS")))
+            return no_retry
+        event_id = _event_id(request)
+        if event_id is None:
+            return await super().process_message(request, on_new_message, text, sender_id, metadata)
+        agent = getattr(request.app.ctx, "agent", None)
+        self.events.bind(getattr(agent, "tracker_store", None))
+        if not self.events.claim(event_id):
+            logger.info(
+                "Dropped Slack retry #%s (%s): its event was already answered or is being answered.",
+                request.headers.get(self.retry_num_header),
+                request.headers.get(self.retry_reason_header),
+            )
+            return no_retry
+
+        async def handle(message: UserMessage) -> Any:
+            try:
+                result = await on_new_message(message)
+            except BaseException:
+                self.events.finish(event_id, answered=False)
+                raise
+            self.events.finish(event_id, answered=True)
+            return result
+
+        return await self._handle_now(request, handle, text, sender_id, metadata)
+
+    async def _handle_now(self, request: Request, handle: Any, text: str, sender_id: Any, metadata: Any) -> Any:
+        """Rasa's own handling of a user message, whatever the retry headers say (the event
+        store above has decided)."""
+        retry_headers = (self.retry_num_header, self.retry_reason_header)
+        self.retry_num_header, self.retry_reason_header = "x-b12-none-num", "x-b12-none-reason"
+        try:
+            return await super().process_message(request, handle, text, sender_id, metadata)
+        finally:
+            self.retry_num_header, self.retry_reason_header = retry_headers
 
     def _is_supported_channel(self, slack_event: Dict, metadata: Dict) -> bool:
         # In SLACK_CHANNEL every message arrives as a `message` event, so an @mention there,
@@ -224,6 +346,19 @@ class EnvSlackInput(SlackInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         slack_webhook = super().blueprint(on_new_message)
+
+        @slack_webhook.on_request
+        async def only_json_objects(request: Request) -> HTTPResponse | None:
+            # Rasa reads a signed JSON body with `.get`: a list or a string raised a 500.
+            if request.method != "POST" or request.headers.get("content-type") != "application/json":
+                return None
+            try:
+                body = request.json
+            except Exception:  # not JSON at all: Sanic's own 400
+                return response.text("The request body is not valid JSON.", status=HTTPStatus.BAD_REQUEST)
+            if not isinstance(body, dict) and self.is_request_from_slack_authentic(request):
+                return response.text("The event must be a JSON object.", status=HTTPStatus.BAD_REQUEST)
+            return None
 
         @slack_webhook.on_response
         async def challenge_as_plain_text(request: Request, reply: HTTPResponse) -> HTTPResponse | None:

@@ -128,11 +128,13 @@ def test_forget_and_retention_work_on_postgresql(cluster):
     engine = cluster.engine()
     env = cluster.db_env()
     done = subprocess.run(
-        [PYTHON, "scripts/forget.py", gone], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        [PYTHON, "scripts/forget.py", f"rest:{gone}"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0 and "Deleted" in done.stdout, done.stdout + done.stderr
     with engine.begin() as conn:
-        conn.execute(sa.text("UPDATE events SET timestamp = timestamp - 40 * 86400 WHERE sender_id = :s"), {"s": old})
+        conn.execute(
+            sa.text("UPDATE events SET timestamp = timestamp - 40 * 86400 WHERE sender_id = :s"), {"s": f"rest:{old}"}
+        )
     purge = subprocess.run(
         [PYTHON, "scripts/retention.py"],
         cwd=ROOT,

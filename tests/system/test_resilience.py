@@ -260,12 +260,12 @@ def test_conversation_survives_kill_9_and_restart_and_the_api_needs_the_token(st
     ), stored
     check_turns(events, stored)
 
-    tracker_url = f"{BASE}/conversations/{s}/tracker"
+    tracker_url = f"{BASE}/conversations/rest:{s}/tracker"
     assert request(tracker_url, timeout=10)[0] == 401
     assert request(tracker_url, headers={"Authorization": "Bearer wrong"}, timeout=10)[0] == 401
     assert request(f"{tracker_url}?token=wrong", timeout=10)[0] == 401
     status, tracker, _ = request(f"{tracker_url}?token={API_TOKEN}", timeout=10)
-    assert status == 200 and tracker["sender_id"] == s
+    assert status == 200 and tracker["sender_id"] == f"rest:{s}"
     # the token is not on the command line (ps, /proc/PID/cmdline)
     cmdline = Path(f"/proc/{read_pid(stack.run_dir / 'rasa.pid')}/cmdline").read_bytes()
     assert API_TOKEN.encode() not in cmdline and b"--enable-api" in cmdline
@@ -278,20 +278,25 @@ def test_forget_deletes_one_conversation(stack):
     engine = stack.engine()
     env = stack.env()
     dry = subprocess.run(
-        [PYTHON, "scripts/forget.py", gone, "--dry-run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        [PYTHON, "scripts/forget.py", f"rest:{gone}", "--dry-run"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert dry.returncode == 0 and conversation_events(engine, gone)
     done = subprocess.run(
-        [PYTHON, "scripts/forget.py", gone], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        [PYTHON, "scripts/forget.py", f"rest:{gone}"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0 and "Deleted" in done.stdout, done.stdout + done.stderr
     assert conversation_events(engine, gone) == []
     assert conversation_events(engine, keep)
     # the running server holds no copy: the sender starts afresh, so a follow-up no longer resolves
-    status, tracker, _ = request(f"{BASE}/conversations/{gone}/tracker?token={API_TOKEN}", timeout=10)
+    status, tracker, _ = request(f"{BASE}/conversations/rest:{gone}/tracker?token={API_TOKEN}", timeout=10)
     assert status == 200 and not [e for e in tracker["events"] if e["event"] == "user"]
     again = subprocess.run(
-        [PYTHON, "scripts/forget.py", gone], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        [PYTHON, "scripts/forget.py", f"rest:{gone}"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
     assert again.returncode == 0 and "No conversation" in again.stdout
 
@@ -306,7 +311,8 @@ def test_retention_deletes_conversations_older_than_retention_days(stack):
     forty_days = 40 * 86400
     with engine.begin() as conn:
         conn.execute(
-            sa.text("UPDATE events SET timestamp = timestamp - :d WHERE sender_id = :s"), {"d": forty_days, "s": old}
+            sa.text("UPDATE events SET timestamp = timestamp - :d WHERE sender_id = :s"),
+            {"d": forty_days, "s": f"rest:{old}"},
         )
     env = stack.env(RETENTION_DAYS="30")
     dry = subprocess.run(
@@ -324,7 +330,8 @@ def test_retention_deletes_conversations_older_than_retention_days(stack):
     chat(BASE, "hello", old)
     with engine.begin() as conn:
         conn.execute(
-            sa.text("UPDATE events SET timestamp = timestamp - :d WHERE sender_id = :s"), {"d": forty_days, "s": old}
+            sa.text("UPDATE events SET timestamp = timestamp - :d WHERE sender_id = :s"),
+            {"d": forty_days, "s": f"rest:{old}"},
         )
     kept = subprocess.run(
         [PYTHON, "scripts/retention.py", "--days", "50"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
@@ -337,7 +344,8 @@ def test_quick_soak_has_no_errors(stack):
     run = subprocess.run(
         [
             PYTHON,
-            "evaluation/soak.py",
+            "-m",
+            "evaluation.soak",
             "--quick",
             "--url",
             BASE,

@@ -33,7 +33,7 @@ from extensions.channels.slack import (
 from tests.harness import CAVEAT, Stack, chat, ensure_free, needs_model, new_sender, port, texts
 
 pytestmark = pytest.mark.slack
-live = pytest.mark.integration  # boots servers: `make unit` (-m "not integration") skips these
+live = pytest.mark.integration  # servers or a local stand-in: `make integration` runs these
 
 ROOT = settings.ROOT
 RASA_PORT, ACTIONS_PORT = port(5305), port(5355)
@@ -255,6 +255,7 @@ def unique(prefix: str) -> str:
 # --- the channel's output, sent to the stand-in --------------------------------------------
 
 
+@live
 def test_buttons_are_mrkdwn_blocks_and_at_most_five(slack_api):
     bot = EnvSlackBot(TOKEN, "DBUTTONS", None, None, slack_api.url)
     buttons = [{"title": f"Topic {i}", "payload": f"/topic_{i}"} for i in range(7)]

@@ -5,6 +5,7 @@ server, never what it accepts."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -157,6 +158,7 @@ def test_importing_the_fixes_changes_nothing():
         "import jsonschema, rasa.core.actions.action as a, rasa.utils.endpoints as e; "
         "before = (jsonschema.validate, a.DEFAULT_REQUEST_TIMEOUT, e.EndpointConfig.session); "
         "import extensions.fixes, extensions.redaction, extensions.channels.rest, extensions.endpoints, logging, os; "
+        "import extensions.components, extensions.tracker_store, extensions.lock_store, extensions.channels.slack; "
         "assert before == (jsonschema.validate, a.DEFAULT_REQUEST_TIMEOUT, e.EndpointConfig.session); "
         "assert not getattr(logging.getLogRecordFactory(), '_b12_redacting', False); "
         "assert 'SQLALCHEMY_SILENCE_UBER_WARNING' not in os.environ; print('unchanged')"
@@ -180,3 +182,19 @@ def test_an_action_error_is_answered_without_the_request(caplog):
     assert reply.status == 500
     assert reply.body == b'{"error":"The action failed (ValueError)."}'
     assert "Zebulon" not in caplog.text and "ValueError" in caplog.text
+
+
+def test_the_launcher_reads_relative_paths_from_the_callers_folder():
+    from scripts.rasa_server import absolute_paths
+
+    cwd = Path("/home/me/checkout")
+    argv = ["run", "--model", "models/m.tar.gz", "--endpoints=.run/e.yml", "--ssl-keyfile", "/etc/k.pem", "-m"]
+    assert absolute_paths(argv, cwd) == [
+        "run",
+        "--model",
+        "/home/me/checkout/models/m.tar.gz",
+        "--endpoints=/home/me/checkout/.run/e.yml",
+        "--ssl-keyfile",
+        "/etc/k.pem",
+        "-m",  # an option with nothing after it is left to rasa to report
+    ]

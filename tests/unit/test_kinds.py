@@ -42,10 +42,46 @@ def test_the_rules_answer_exactly_the_education_intents_and_decline_exactly_the_
     assert intents_for("action_send_emergency_help") == {"emergency"}
 
 
-def test_the_planner_answers_the_same_intents_the_table_calls_education():
+def test_every_topic_the_table_and_the_planner_name_is_in_the_answers_map():
+    """What answers what is the answers: map of knowledge/passages.yml, and nothing else: every
+    topic the intent table gives, every treatment the planner picks for a condition (and its
+    version after a condition's own passage) is a key there, and every table feature a column."""
     from b12 import answering
+    from b12.knowledge import FEATURES, get_knowledge
 
-    assert set(answering.ANSWER_INTENTS) == set(ANSWER_INTENTS)
+    answers = get_knowledge().answers
+    for intent in ANSWER_INTENTS:
+        topic = INTENTS[intent].topic
+        assert topic, f"{intent} has no topic in b12/kinds.py INTENTS"
+        if topic.startswith("feature:"):
+            assert topic[8:] in FEATURES, intent
+        elif intent in answering.ROUTE_INTENTS and topic not in answers:  # built from the table's cells
+            assert topic == "compare_routes" and "compare_routes_after_cells" in answers, (intent, topic)
+        else:
+            assert topic in answers, (intent, topic)
+    for treatment in {*answering.CONDITION_TREATMENT.values(), "treatment_route"}:
+        assert treatment in answers and f"{treatment}_after_condition" in answers, treatment
+    for topic in {*answering.CONDITION_TOPICS.values(), "risks_after_route_cells", "compare_routes_after_cells"}:
+        assert topic in answers, topic
+
+
+def test_a_treatment_after_a_condition_is_that_treatment_without_the_general_sentence():
+    """The *_after_condition entries are their treatment minus the root-cause sentence the
+    condition's own passage already stands for; edit one and this says to edit the other."""
+    from b12.knowledge import get_knowledge
+
+    answers = get_knowledge().answers
+    for key in [k for k in answers if k.endswith("_after_condition")]:
+        base = answers[key[: -len("_after_condition")]]
+        assert list(answers[key]) == [p for p in base if p != "treatment.root_cause"], key
+
+
+@pytest.mark.parametrize("intent", ANSWER_INTENTS)
+def test_the_planner_answers_every_education_intent(intent):
+    from b12.answering import Question, plan_reply
+
+    answer = plan_reply(Question(intent=intent))
+    assert answer is not None and 1 <= len(answer.passages) <= 3
 
 
 # ------------------------------------------------------------------ kinds

@@ -19,12 +19,11 @@ CODE = [
 
 
 def test_no_other_python_module_reads_the_environment():
-    reads = re.compile(r"os\.environ(\.get\(|\[)|os\.getenv\(|environ\.items\(")
-    offenders = [
-        str(p.relative_to(settings.ROOT))
-        for p in CODE
-        if p != settings.ROOT / "b12" / "settings.py" and reads.search(p.read_text())
-    ]
+    # any use of os.environ but a write for Rasa (setdefault), and getenv
+    reads = re.compile(r"os\.environ(?!\.setdefault\()|os\.getenv\(")
+    # evaluation/stack.py copies the basics (PATH, HOME, ...) to the servers it starts; it reads no setting
+    allowed = {settings.ROOT / "b12" / "settings.py", settings.ROOT / "evaluation" / "stack.py"}
+    offenders = [str(p.relative_to(settings.ROOT)) for p in CODE if p not in allowed and reads.search(p.read_text())]
     assert len(CODE) > 20 and offenders == []
 
 
