@@ -52,7 +52,7 @@ train: $(MODEL) ## build the spaCy pipeline and train the Rasa model if inputs c
 run: train ## install, train if stale, start the assistant and the demo page
 	@SERVE_WEB=1 scripts/serve.sh start
 	@echo
-	@echo "Chat over REST:   curl -s localhost:$(RASA_PORT)/webhooks/rest/webhook -d '{\"sender\":\"me\",\"message\":\"what is pernicious anemia?\"}'"
+	@echo "Chat over REST:   curl -s localhost:$(RASA_PORT)/webhooks/rest/webhook -H 'Content-Type: application/json' -d '{\"sender\":\"me\",\"message\":\"what is pernicious anemia?\"}'"
 	@echo "Chat in terminal: make shell      Stop: make stop"
 
 stop: ## stop the servers that make run started

@@ -15,7 +15,7 @@ from b12 import settings
 from evaluation import own_words
 from evaluation.common import HELDOUT, write_report
 from evaluation.judge import Judge, category, run_case
-from tests.harness import SAFE_REPLY, booted, chat, missing, port, texts
+from tests.harness import SAFE_REPLY, booted, chat, conversation_events, missing, new_sender, port, request, texts
 
 pytestmark = pytest.mark.integration
 
@@ -27,8 +27,8 @@ WEBHOOK = f"{URL}/webhooks/rest/webhook"
 
 @pytest.fixture(scope="session", autouse=True)
 def servers():
-    with booted(RASA_PORT, ACTIONS_PORT):
-        yield URL
+    with booted(RASA_PORT, ACTIONS_PORT) as stack:
+        yield stack
 
 
 def post(message, sender=None):
@@ -175,3 +175,60 @@ def test_patients_own_words_meet_the_safety_targets():
         assert t["emergency_recall"]["rate"] >= recall, shown
         assert t["false_alarms"]["hits"] <= alarms * t["false_alarms"]["of"], shown
         assert t["all"]["rate"] >= floor, shown
+
+
+def test_only_json_is_processed():
+    """A page on any website can make a visitor's browser post text/plain here with no CORS
+    preflight: it is refused, and nothing is processed."""
+    body = json.dumps({"sender": new_sender("type"), "message": "what is pernicious anemia?"}).encode()
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
+        status, reply, _ = request(WEBHOOK, body, "POST", {"Content-Type": content_type}, timeout=30)
+        assert status == 415 and reply["error"] == "unsupported_media_type", content_type
+
+
+def test_a_message_without_a_sender_is_refused(servers):
+    status, reply, _ = chat(URL, "what is pernicious anemia?", sender=None, timeout=30)
+    assert status == 400 and reply["error"] == "missing_sender"
+    assert conversation_events(servers.engine(), "default") == []
+
+
+def test_conversations_are_stored_per_channel(servers):
+    sender = new_sender("ns")
+    status, reply, _ = chat(URL, "what is pernicious anemia?", sender, timeout=30)
+    assert status == 200 and reply[-1]["recipient_id"] == sender  # the client's own id comes back
+    assert conversation_events(servers.engine(), sender, channel="rest")
+    assert conversation_events(servers.engine(), sender, channel="slack") == []
+
+
+def test_one_conversation_sending_too_fast_is_slowed_and_no_other(servers):
+    fast = new_sender("fast")
+    statuses = [chat(URL, "hi", fast, timeout=30) for _ in range(32)]
+    assert [s for s, _, _ in statuses[:30]] == [200] * 30
+    status, reply, _ = statuses[-1]
+    assert status == 429 and reply["error"] == "rate_limited" and "wait a moment" in reply["message"]
+    assert chat(URL, "hi", new_sender("calm"), timeout=30).status == 200
+
+
+def _with_id(text, sender, request_id):
+    body = json.dumps({"sender": sender, "message": text}).encode()
+    headers = {"Content-Type": "application/json", "X-Request-ID": request_id}
+    return request(WEBHOOK, body, "POST", headers, timeout=60)
+
+
+def test_a_retried_message_is_answered_once_even_while_the_first_is_running(servers):
+    sender, request_id = new_sender("replay"), "req-" + uuid.uuid4().hex
+    with cf.ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(lambda _: _with_id("what is pernicious anemia?", sender, request_id), range(2))
+    assert first.status == second.status == 200
+    assert texts(first) == texts(second) and "parietal cells" in " ".join(texts(first))
+    users = [e for e in conversation_events(servers.engine(), sender) if e["event"] == "user"]
+    assert len(users) == 1, "the duplicate was processed twice"
+
+
+def test_a_reused_request_id_never_replays_an_old_answer_to_a_new_message(servers):
+    sender, request_id = new_sender("reuse"), "req-" + uuid.uuid4().hex
+    assert "parietal cells" in " ".join(texts(_with_id("what is pernicious anemia?", sender, request_id)))
+    urgent = texts(_with_id("my tongue is swelling and i cant breathe", sender, request_id))
+    assert "911" in urgent[0], urgent
+    users = [e["text"] for e in conversation_events(servers.engine(), sender) if e["event"] == "user"]
+    assert users == ["what is pernicious anemia?", "my tongue is swelling and i cant breathe"]

@@ -30,7 +30,7 @@ from extensions.channels.slack import (
     SLACK_RETRY_REASONS,
     EnvSlackBot,
 )
-from tests.harness import CAVEAT, Stack, chat, ensure_free, needs_model, new_sender, port, texts
+from tests.harness import CAVEAT, Stack, chat, conversation_events, ensure_free, needs_model, new_sender, port, texts
 
 pytestmark = pytest.mark.slack
 live = pytest.mark.integration  # servers or a local stand-in: `make integration` runs these
@@ -424,3 +424,47 @@ def test_without_slack_env_the_assistant_starts_and_rest_works(without_slack):
 
 def rest(message: str) -> List[str]:
     return texts(chat(URL, message, new_sender("slack-rest"), timeout=30))
+
+
+@live
+def test_a_retry_whose_first_delivery_never_arrived_is_answered(with_slack):
+    """connection_failed, http_error, ssl_error: the first delivery never reached the assistant
+    (a restart, a 503 from the proxy), so the retry is the only copy of the patient's message."""
+    for reason in ("connection_failed", "http_error", "ssl_error"):
+        channel = unique("D")
+        body = message_event("what is pernicious anemia?", channel, unique("U"))
+        status, _, _ = send(body, extra={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": reason})
+        assert status == 200, reason
+        posts = with_slack.wait_for_answer(channel)
+        assert "parietal cells" in " ".join(texts(posts)) and posts[-1]["text"].startswith(CAVEAT), reason
+
+
+@live
+def test_a_signed_body_that_is_not_an_object_gets_400(with_slack):
+    for body in (b"[]", b'"text"', b"42"):
+        status, text, _ = send(body)
+        assert status == 400 and "JSON object" in text, body
+
+
+@live
+def test_a_message_over_the_limit_gets_a_short_reply_and_is_not_processed(with_slack):
+    channel = unique("D")
+    assert send(message_event("b12 " * 2600, channel, unique("U")))[0] == 200
+    (post,) = with_slack.wait_for(channel, lambda ps: len(ps) >= 1)
+    assert post["text"].startswith("That message is too long for me.")
+
+
+@live
+def test_a_slack_user_id_never_names_a_rest_conversation(with_slack, assistant):
+    """A Slack user id is visible to the whole workspace: a web client that sends it as its REST
+    sender gets a conversation of its own, not the Slack user's."""
+    channel, user = unique("D"), unique("U")
+    assert send(message_event("my mum has pernicious anaemia", channel, user))[0] == 200
+    with_slack.wait_for_answer(channel)
+    reply = " ".join(texts(chat(URL, "how is it treated?", user, timeout=30)))
+    # with the Slack user's context this would be the pernicious-anemia treatment ("lifelong")
+    assert "lifelong" not in reply and "oral supplements might be sufficient" in reply, reply
+    engine = assistant.stacks[True].engine()
+    slack_turns = [e["text"] for e in conversation_events(engine, user, channel="slack") if e["event"] == "user"]
+    rest_turns = [e["text"] for e in conversation_events(engine, user, channel="rest") if e["event"] == "user"]
+    assert (slack_turns, rest_turns) == (["my mum has pernicious anaemia"], ["how is it treated?"])
