@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Dict, List
 
-from evaluation.common import HELDOUT, REPORTS, memory_mb, percentile, post, write_report
+from evaluation.common import HELDOUT, REPORTS, memory_mb, percentile, post, store_failures, write_report
 from evaluation.stack import Stack, port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -185,6 +185,10 @@ def markdown(report: Dict[str, Any]) -> str:
                 eight["msgs_per_s"] >= t["mps_8"] and eight["p95_ms"] <= t["p95_8"] and eight["errors"] == 0,
             )
         )
+    if report.get("store_failures") is not None:
+        f = report["store_failures"]
+        ok = f["save"] == f["retrieve"] == 0
+        lines.append(row("tracker store failures (saves, reads)", f"{f['save']}, {f['retrieve']}", "0, 0", ok))
     if report.get("worst_case"):
         w = report["worst_case"]
         lines.append(
@@ -279,6 +283,7 @@ def main() -> int:
                 flush=True,
             )
         report["worst_case"] = worst_case(stack)
+        report["store_failures"] = store_failures(stack.url)
         print(f"worst-case message: {report['worst_case']['max_ms']} ms ({report['worst_case']['shape']})", flush=True)
         report["rasa_peak_mb"] = memory_mb(stack.pid("rasa"), "VmHWM") or 0.0
         report["actions_peak_mb"] = memory_mb(stack.pid("actions"), "VmHWM") or 0.0

@@ -62,6 +62,15 @@ def post(base_url: str, sender: str, text: Any, timeout: float = 60, headers: Op
     return request(webhook(base_url), body, "POST", headers, timeout)
 
 
+def store_failures(base_url: str) -> Optional[Dict[str, int]]:
+    """The tracker store failures the Rasa process at `base_url` counted (its REST health route)."""
+    try:
+        body = request(base_url.rstrip("/") + "/webhooks/rest/", timeout=10).body
+    except OSError:
+        return None
+    return body.get("store_failures") if isinstance(body, dict) else None
+
+
 def texts(reply: Any) -> List[str]:
     """The text of each message of a REST reply (a Reply or its parsed body)."""
     body = reply.body if isinstance(reply, Reply) else reply

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from b12 import settings
-from evaluation.common import memory_mb, percentile, post, texts, webhook
+from evaluation.common import memory_mb, percentile, post, store_failures, texts, webhook
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -150,6 +150,7 @@ class Soak:
             "achieved_rate_per_s": round(len(latencies) / elapsed, 2) if elapsed else 0,
             "errors": len(self.errors),
             "error_examples": sorted(set(self.errors))[:10],
+            "store_failures": store_failures(self.url),
             "latency_ms": {
                 "p50": round(percentile(latencies, 0.5) * 1000, 1),
                 "p95": round(percentile(latencies, 0.95) * 1000, 1),
@@ -201,7 +202,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(text)
     if args.json:
         Path(args.json).write_text(text + "\n")
-    return 0 if report["errors"] == 0 and report["requests"] > 0 else 1
+    failures = sum((report["store_failures"] or {}).values())
+    return 0 if report["errors"] == 0 and failures == 0 and report["requests"] > 0 else 1
 
 
 if __name__ == "__main__":

@@ -121,12 +121,73 @@ def share_action_server_connections() -> None:
     EndpointConfig.session = session
 
 
+# Tracker store failures in this process since it started: `GET /webhooks/rest/` reports them,
+# and `make bench` and `make soak` print them.
+STORE_FAILURES = {"save": 0, "retrieve": 0}
+
+
+class TrackerStoreError(RuntimeError):
+    """The conversation could not be read or saved; the turn ends with the safe reply."""
+
+
+def no_silent_tracker_store_fallback() -> None:
+    """Rasa's FailSafeTrackerStore, without its silent fallbacks.
+
+    When the database write fails, Rasa keeps the turn in an unbounded in-memory store and the
+    user gets a normal reply: the turn is lost on restart, and `make forget` and retention cannot
+    see it. When a read fails, Rasa goes on with a new, empty conversation, and the save at the
+    end of the turn then writes nothing (SQLTrackerStore appends only the events past those
+    already stored). Here both raise instead: the REST channel ends the turn with its safe reply,
+    the error is logged by type only (its message can quote the conversation), and
+    STORE_FAILURES counts it."""
+    import logging
+
+    from rasa.core.tracker_store import FailSafeTrackerStore
+
+    if getattr(FailSafeTrackerStore, "_b12_no_fallback", False):
+        return
+    log = logging.getLogger("extensions.fixes")
+
+    def failed(kind: str, error: Exception) -> TrackerStoreError:
+        STORE_FAILURES[kind] += 1
+        log.error(
+            "The tracker store could not %s a conversation (%s); the turn ends with the safe reply.",
+            kind,
+            type(error).__name__,
+        )
+        return TrackerStoreError(f"tracker store {kind} failed ({type(error).__name__})")
+
+    async def save(self, tracker):
+        try:
+            await self._tracker_store.save(tracker)
+        except Exception as e:
+            raise failed("save", e) from None
+
+    async def retrieve(self, sender_id):
+        try:
+            return await self._tracker_store.retrieve(sender_id)
+        except Exception as e:
+            raise failed("retrieve", e) from None
+
+    async def retrieve_full_tracker(self, sender_id):
+        try:
+            return await self._tracker_store.retrieve_full_tracker(sender_id)
+        except Exception as e:
+            raise failed("retrieve", e) from None
+
+    FailSafeTrackerStore.save = save
+    FailSafeTrackerStore.retrieve = retrieve
+    FailSafeTrackerStore.retrieve_full_tracker = retrieve_full_tracker
+    FailSafeTrackerStore._b12_no_fallback = True
+
+
 def apply_rasa_fixes() -> None:
     """Every fix the Rasa server runs with. SPEED_FIXES=0 leaves out the two speed fixes (and
     extensions/endpoints.py then writes Rasa's plain SQL tracker store): `make bench` measures
     with and without them in the same run."""
     bound_action_timeout(settings.get("ACTION_TIMEOUT"))
     ping_pooled_connections()
+    no_silent_tracker_store_fallback()
     if settings.get("SPEED_FIXES"):
         cache_schema_validators()
         share_action_server_connections()

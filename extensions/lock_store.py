@@ -20,7 +20,11 @@ through nginx to two processes: 2 of the 10 turns were missing from the tracker.
 This subclass does each of those read-modify-write steps in one Redis transaction
 (WATCH/MULTI/EXEC, retried on conflict) and deletes a lock in the same transaction that
 removes its last ticket. Keys, key prefix, the stored JSON and the ticket order are Rasa's own.
-Two further changes:
+Three further changes:
+- the message being served renews its ticket every third of the lock lifetime while its turn
+  runs, so a turn longer than TICKET_LOCK_LIFETIME (a slow action server, a reply that times
+  out at 30 s and goes on in the background) never lets the next message of the same
+  conversation run alongside it; only a dead process's lock expires;
 - a waiting message renews its own ticket at each poll, so the lock lifetime
   (TICKET_LOCK_LIFETIME) bounds the processing of one message, not the time spent queueing;
   only the tickets of dead processes expire (Rasa lets a queued ticket expire with the lock
@@ -37,7 +41,8 @@ import json
 import logging
 import math
 import time
-from typing import Any, Callable, Optional, Text, Tuple
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Callable, Optional, Text, Tuple
 
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
@@ -59,6 +64,32 @@ class AtomicRedisLockStore(RedisLockStore):
             kwargs = {"host": endpoint_config.url or "localhost", **endpoint_config.kwargs, **kwargs}
         super().__init__(**kwargs)
         self._lifetimes: dict = {}  # (conversation id, ticket) -> lock lifetime, for waiting tickets
+
+    @asynccontextmanager
+    async def lock(
+        self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME, wait_time_in_seconds: float = 1
+    ) -> AsyncIterator[TicketLock]:
+        """Rasa's lock, with the served ticket kept alive until the turn ends."""
+        ticket = self.issue_ticket(conversation_id, lock_lifetime)
+        try:
+            lock = await self._acquire_lock(conversation_id, ticket, wait_time_in_seconds)
+            keeper = asyncio.ensure_future(self._keep_alive(conversation_id, ticket, lock_lifetime))
+            try:
+                yield lock
+            finally:
+                keeper.cancel()
+        finally:
+            self.cleanup(conversation_id, ticket)
+
+    async def _keep_alive(self, conversation_id: Text, ticket: int, lifetime: float) -> None:
+        while True:
+            await asyncio.sleep(max(0.05, lifetime / 3))
+            try:
+                if not self._renew(conversation_id, ticket, lifetime):
+                    logger.error("A served lock ticket was gone before its turn ended.")
+                    return
+            except Exception as e:  # noqa: BLE001 - Redis down: the next renewal tries again
+                logger.error("Could not renew a lock ticket (%s).", type(e).__name__)
 
     async def _acquire_lock(self, conversation_id: Text, ticket: int, wait_time_in_seconds: float) -> TicketLock:
         """Rasa's loop, except that a ticket which is waiting stays alive while it waits.

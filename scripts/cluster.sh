@@ -162,6 +162,10 @@ http {
   client_max_body_size 256k;
   client_body_buffer_size 256k;
   proxy_max_temp_file_size 0;
+  # Per client (address): 20 requests a second with bursts of 40, beyond that 429. The Rasa
+  # processes also limit each conversation (RATE_LIMIT, counted in Redis).
+  limit_req_zone \$binary_remote_addr zone=perclient:10m rate=20r/s;
+  limit_req_status 429;
 
   upstream rasa {
 $servers    keepalive 16;
@@ -171,6 +175,12 @@ $servers    keepalive 16;
     listen 127.0.0.1:$NGINX_PORT;
     error_page 413 = @too_large;
     error_page 502 503 504 = @unavailable;
+    error_page 429 = @too_many;
+    location @too_many {
+      default_type application/json;
+      add_header Retry-After 1 always;
+      return 429 '{"error": "rate_limited", "message": "You are sending messages very fast. Please wait a moment, then try again."}';
+    }
     location @too_large {
       default_type application/json;
       return 413 '{"error": "body_too_large", "message": "The request body is larger than 262144 bytes."}';
@@ -180,6 +190,7 @@ $servers    keepalive 16;
       return 503 '{"error": "unavailable", "message": "The assistant is not available right now. Please try again."}';
     }
     location / {
+      limit_req zone=perclient burst=40 nodelay;
       proxy_pass http://rasa;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
@@ -215,9 +226,11 @@ EOF
 }
 
 serve() { # RUN_DIR for serve.sh, command
-  # TICKET_LOCK_LIFETIME (Rasa's, default 60 s): a ticket of a killed Rasa process stays in Redis
-  # until it expires and holds up its conversation until then; 20 s still queues ~15 messages
-  # of one conversation (Rasa polls the lock once a second). See docs/deployment.md.
+  # TICKET_LOCK_LIFETIME (Rasa's default 60 s; 20 s here): the served ticket is renewed while its
+  # turn runs (extensions/lock_store.py), so a turn may take longer than this; the lifetime only
+  # bounds how long a killed Rasa process's lock holds up its conversation, and must stay under
+  # REST_REPLY_TIMEOUT (30 s) so that the message retried elsewhere still gets its answer.
+  # See docs/deployment.md.
   TICKET_LOCK_LIFETIME=${TICKET_LOCK_LIFETIME:-20} RUN_DIR=$1 ACTIONS_PORT=$ACTIONS_PORT DB_HOST=127.0.0.1 DB_PORT=$PG_PORT DB_NAME=rasa DB_USER=rasa \
     REDIS_HOST=127.0.0.1 REDIS_PORT=$REDIS_PORT RASA_INTERFACE=127.0.0.1 VENV=$VENV "$ROOT/scripts/serve.sh" "${@:2}"
 }

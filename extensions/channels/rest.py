@@ -217,7 +217,9 @@ class SafeRestInput(RestInput):
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+            from extensions.fixes import STORE_FAILURES
+
+            return response.json({"status": "ok", "store_failures": dict(STORE_FAILURES), "pending": Pending.count})
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:

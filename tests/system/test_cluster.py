@@ -35,6 +35,8 @@ from tests.harness import (
     new_sender,
     port,
     port_open,
+    request,
+    run_parallel,
     texts,
 )
 
@@ -250,3 +252,37 @@ def test_logs_carry_no_message_text_and_no_sender_id(cluster):
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-m", "cluster", "-v"]))
+
+
+def test_a_turn_longer_than_the_lock_lifetime_keeps_its_lock(cluster):
+    """The served ticket is renewed while its turn runs: a message of the same conversation that
+    arrives after the lifetime has passed still waits, instead of running alongside."""
+    import asyncio
+
+    from extensions.lock_store import AtomicRedisLockStore
+
+    store = AtomicRedisLockStore(host="127.0.0.1", port=REDIS, db=1, password=cluster.secrets()["REDIS_PASSWORD"])
+    conversation = sender("long-turn")
+
+    async def scenario() -> bool:
+        async with store.lock(conversation, lock_lifetime=1.0):
+            await asyncio.sleep(3.5)  # three and a half lifetimes
+            later = store.issue_ticket(conversation, 1.0)
+            waits = store.get_lock(conversation).is_locked(later)
+            store.cleanup(conversation, later)
+            return waits
+
+    assert asyncio.run(scenario()), "the first turn's lock expired while it ran"
+    assert store.get_lock(conversation) is None  # and nothing is left behind
+
+
+def test_a_client_sending_too_fast_is_slowed_by_nginx(cluster):
+    """nginx limits each client address (limit_req: 20 a second, bursts of 40) before any
+    Rasa process works; the Rasa processes limit each conversation as well."""
+    replies = run_parallel(lambda _: request(f"{LB}/webhooks/rest/", timeout=30), list(range(120)), workers=30)
+    statuses = [r.status for r in replies]
+    limited = [r for r in replies if r.status == 429]
+    assert statuses.count(200) >= 40 and limited, statuses
+    assert limited[0].body["error"] == "rate_limited"
+    time.sleep(3)  # the allowance refills before the next test
+    assert request(f"{LB}/webhooks/rest/", timeout=30).status == 200

@@ -388,3 +388,29 @@ def test_logs_carry_no_message_text_and_no_sender_id(stack):
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-m", "resilience", "-v"]))
+
+
+def test_a_database_failure_is_never_hidden(stack):
+    """With the conversations table gone, Rasa would answer from a new, empty conversation and
+    then save nothing. Here the turn ends with the safe reply, the failure is counted (and
+    reported by `GET /webhooks/rest/`), and once the table is back every turn is stored again."""
+    import sqlalchemy as sa
+
+    engine = stack.engine()
+    before = request(f"{BASE}/webhooks/rest/", timeout=10).body["store_failures"]
+    with engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE events RENAME TO events_away"))
+    try:
+        s = sender("db-down")
+        status, reply, _ = chat(BASE, "my son's b12 is low, what is pernicious anemia?", s)
+        assert status == 200 and texts(reply)[-1] == SAFE_REPLY
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("ALTER TABLE events_away RENAME TO events"))
+    after = request(f"{BASE}/webhooks/rest/", timeout=10).body["store_failures"]
+    assert after["retrieve"] + after["save"] > before["retrieve"] + before["save"]
+    status, reply, _ = chat(BASE, "what is pernicious anemia?", s)
+    assert status == 200 and "parietal cells" in joined(reply)
+    check_turns(conversation_events(engine, s), ["what is pernicious anemia?"])
+    logs = " ".join(path.read_text(errors="replace") for path in stack.log_files())
+    assert "could not retrieve a conversation" in logs and "my son" not in logs

@@ -198,3 +198,47 @@ def test_the_launcher_reads_relative_paths_from_the_callers_folder():
         "/etc/k.pem",
         "-m",  # an option with nothing after it is left to rasa to report
     ]
+
+
+class BrokenStore:
+    """A primary tracker store whose database has gone."""
+
+    domain = None
+    event_broker = None
+
+    async def save(self, tracker):
+        raise OSError("disk I/O error: INSERT ... ('my son''s b12 is low', ...)")
+
+    async def retrieve(self, sender_id):
+        raise OSError("no such table: events")
+
+    async def retrieve_full_tracker(self, sender_id):
+        raise OSError("no such table: events")
+
+
+def test_a_failed_save_or_read_is_never_hidden(monkeypatch, caplog):
+    from rasa.core.tracker_store import FailSafeTrackerStore
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    for name in ("save", "retrieve", "retrieve_full_tracker", "_b12_no_fallback"):
+        if hasattr(FailSafeTrackerStore, name):
+            monkeypatch.setattr(FailSafeTrackerStore, name, getattr(FailSafeTrackerStore, name))
+    monkeypatch.setattr(fixes, "STORE_FAILURES", {"save": 0, "retrieve": 0})
+    store = FailSafeTrackerStore(BrokenStore())
+    tracker = DialogueStateTracker("rest:someone", [])
+    assert asyncio.run(store.retrieve("rest:someone")) is None  # Rasa: a new, empty conversation
+    asyncio.run(store.save(tracker))  # Rasa: kept in memory only, lost on restart
+    assert asyncio.run(store.fallback_tracker_store.retrieve("rest:someone")) is not None
+    assert "my son" in caplog.text  # and Rasa's log line quotes the database error's parameters
+    caplog.clear()
+
+    fixes.no_silent_tracker_store_fallback()
+    store = FailSafeTrackerStore(BrokenStore())
+    with caplog.at_level("ERROR"):
+        with pytest.raises(fixes.TrackerStoreError, match="save failed"):
+            asyncio.run(store.save(tracker))
+        with pytest.raises(fixes.TrackerStoreError, match="retrieve failed"):
+            asyncio.run(store.retrieve("rest:someone"))
+    assert fixes.STORE_FAILURES == {"save": 1, "retrieve": 1}
+    assert asyncio.run(store.fallback_tracker_store.retrieve("rest:someone")) is None  # nothing kept aside
+    assert "OSError" in caplog.text and "son" not in caplog.text  # the error's type, never its message
