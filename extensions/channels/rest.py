@@ -243,7 +243,12 @@ class SafeRestInput(RestInput):
             message_id = request.headers.get("x-request-id")
             if message_id is not None and not REQUEST_ID.fullmatch(message_id):
                 message_id = None
-            async with self._replay_lock(request, conversation, message_id):
+            async with contextlib.AsyncExitStack() as held:
+                try:
+                    await held.enter_async_context(self._replay_lock(request, conversation, message_id))
+                except Exception as e:  # the lock store (Redis) is down: never a 500
+                    logger.error("The conversation lock is unavailable (%s); sent the safe reply.", type(e).__name__)
+                    return response.json([{"recipient_id": sender, "text": SAFE_REPLY}])
                 if message_id:
                     replay = await self._replay(request, conversation, message_id, text)
                     if replay is not None:
