@@ -29,6 +29,7 @@ from b12 import settings  # noqa: E402
 WEB = settings.ROOT / "web"
 HOST = "127.0.0.1"
 FILE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,100}")  # one plain name: no folder, no dot file
+NETLOC = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")  # a host and port, nothing else
 SERVER_ATTRIBUTE = re.compile(r'data-server="[^"<>]*"')
 TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -45,7 +46,7 @@ def assistant_origin(url: str) -> str:
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError:
         parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.username:
+    if parts is None or parts.scheme not in ("http", "https") or not NETLOC.fullmatch(parts.netloc):
         raise ValueError(f"WEB_ASSISTANT_URL={url!r}: expected an http(s) URL such as https://assistant.example.org")
     if parts.scheme == "http" and not settings.is_loopback(parts.hostname):
         raise ValueError(f"WEB_ASSISTANT_URL={url!r}: use https:// (http:// only on this machine, e.g. localhost)")
@@ -95,7 +96,7 @@ def handler(server: str, root: Path = WEB):
             super().end_headers()
 
         def body(self):
-            path = urlsplit(self.path).path
+            path = self.path.split("?", 1)[0].split("#", 1)[0]  # as sent: no decoding, no folders
             name = "index.html" if path == "/" else path[1:]
             file = root / name
             if not FILE_NAME.fullmatch(name) or not file.is_file():
