@@ -140,7 +140,8 @@ def test_make_shell_listens_on_loopback_answers_and_stops_what_it_started_on_sto
 def test_closing_the_terminal_stops_the_shell_and_its_action_server(terminal):
     t = terminal()
     # the action server is up and rasa shell is loading the model: close the window now
-    assert wait_until(lambda: port_open(ACTIONS_PORT) and any(" shell " in p for p in t.processes()), 120), t.text()
+    loading = wait_until(lambda: port_open(ACTIONS_PORT) and any("bin/rasa shell " in p for p in t.processes()), 120)
+    assert loading, t.text()
     time.sleep(2)
     t.close()
     stopped = wait_until(lambda: everything_stopped(t), 30)
