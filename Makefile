@@ -10,7 +10,6 @@ SPACY_MODEL := models/spacy/en_b12
 MODEL       := models/current.tar.gz
 RASA_PORT   ?= 5005
 ACTIONS_PORT ?= 5055
-SHELL_PORT  ?= 5006
 
 export TF_CPP_MIN_LOG_LEVEL := 3
 export TF_ENABLE_ONEDNN_OPTS := 0
@@ -58,9 +57,8 @@ run: train ## install, train if stale, start the assistant and the demo page
 stop: ## stop the servers that make run started
 	@scripts/serve.sh stop
 
-shell: train ## chat in the terminal (rasa shell)
-	@scripts/serve.sh start >/dev/null
-	$(RASA) shell --model $(MODEL) --endpoints .run/endpoints.yml --port $(SHELL_PORT)
+shell: train ## chat in the terminal (rasa shell on 127.0.0.1:5006; what it starts stops with it)
+	@scripts/serve.sh shell
 
 lint: install ## ruff check and ruff format --check
 	$(VENV)/bin/ruff check .

@@ -43,7 +43,7 @@ SETTINGS: Dict[str, Setting] = {
         "servers",
         {
             "RASA_PORT": ("5005", "int", "port of the Rasa server: REST channel, Slack webhook"),
-            "RASA_INTERFACE": ("0.0.0.0", "text", "address the Rasa server listens on"),
+            "RASA_INTERFACE": ("127.0.0.1", "text", "address the Rasa server listens on (0.0.0.0 in a container)"),
             "ACTIONS_PORT": ("5055", "int", "port of the action server"),
             "ACTIONS_HOST": ("127.0.0.1", "text", "address the action server listens on (loopback only)"),
             "ACTIONS_ALLOW_PUBLIC": ("0", "flag", "1 lets the action server listen beyond loopback"),
@@ -56,6 +56,8 @@ SETTINGS: Dict[str, Setting] = {
             "PYTHON310": (None, "text", "the Python 3.10 make install builds the venv with (found when unset)"),
             "WEB_PORT": ("8000", "int", "port of the demo page with the chat widget"),
             "SERVE_WEB": ("0", "flag", "1 also serves the demo page (make run sets it)"),
+            "WEB_ASSISTANT_URL": (None, "text", "server the demo page's widget calls (default: localhost RASA_PORT)"),
+            "SHELL_PORT": ("5006", "int", "port of the Rasa server make shell runs (on 127.0.0.1)"),
             "CORS_ORIGINS": (None, "text", "origins allowed to call REST from a browser (default: the demo page)"),
             "RASA_START_TIMEOUT": ("120", "int", "seconds the launcher waits for Rasa to answer"),
             "LOG_LEVEL": ("INFO", "text", "log level of the Rasa server (no message text at INFO)"),
@@ -195,11 +197,15 @@ def cors_origins(env: Optional[Mapping[str, str]] = None) -> str:
     return raw("CORS_ORIGINS", env) or f"http://localhost:{web} http://127.0.0.1:{web}"
 
 
+def web_assistant_url(env: Optional[Mapping[str, str]] = None) -> str:
+    return raw("WEB_ASSISTANT_URL", env) or f"http://localhost:{get('RASA_PORT', env)}"
+
+
 def actions_url(env: Optional[Mapping[str, str]] = None) -> str:
     return raw("ACTIONS_URL", env) or f"http://127.0.0.1:{get('ACTIONS_PORT', env)}/webhook"
 
 
-DERIVED = {"CORS_ORIGINS": cors_origins, "ACTIONS_URL": actions_url}
+DERIVED = {"CORS_ORIGINS": cors_origins, "ACTIONS_URL": actions_url, "WEB_ASSISTANT_URL": web_assistant_url}
 
 
 def shell(names, env: Optional[Mapping[str, str]] = None) -> str:

@@ -8,20 +8,20 @@
  * or set window.B12ChatConfig = {server, title, greeting, ...} before it (data-* attributes win).
  *
  * Options (data-* attribute / config key):
- *   data-server / server        base URL of the Rasa server (default: this page's origin)
+ *   data-server / server        base URL of the Rasa server (default: this page's origin); https:,
+ *                               or http: on this machine (localhost, 127.0.0.1, [::1]) only: with any
+ *                               other URL the widget sends nothing and shows the error bubble
  *   data-title / title          panel heading (default "B12 helper")
  *   data-greeting / greeting    first bubble, shown locally, never sent to the server
  *   data-open / open            "true": start with the panel open
  *   data-css / css              stylesheet URL (default widget.css beside widget.js; "none" for none)
  *   data-timeout / timeout      seconds to wait for a reply (default 30)
- *   data-allow-server-param     "true": a ?server= query parameter may replace data-server, but only
- *                               with an http(s) URL on this machine (localhost, 127.0.0.1, [::1]).
- *                               For the demo page and tests; leave it off on a real site.
+ * The page's address never changes the server (there is no ?server= parameter).
  *
  * Errors: when the server can't be reached, answers non-2xx, or sends no message, an error bubble gives
  * the emergency number.
  * Safety: every message is rendered with text nodes (never innerHTML). The only links made are
- * http(s) URLs on hopkinsmedicine.org found in the assistant's messages. The conversation is
+ * https: URLs on hopkinsmedicine.org found in the assistant's messages (an http: one stays text). The conversation is
  * kept in sessionStorage as data (sender id and messages), never as HTML.
  */
 (function () {
@@ -53,25 +53,28 @@
     return fallback;
   }
 
-  function isLoopbackHttpUrl(value) {
+  const LOOPBACK = ["localhost", "127.0.0.1", "[::1]"];
+
+  // The one rule for every URL the widget uses (the server, a link): https:, or http: on this machine
+  // only, and no user name or password. Returns the parsed URL, or null.
+  function safeUrl(value) {
+    let u;
     try {
-      const u = new URL(value);
-      return (
-        (u.protocol === "http:" || u.protocol === "https:") &&
-        ["localhost", "127.0.0.1", "[::1]"].indexOf(u.hostname) !== -1 &&
-        !u.username &&
-        !u.password
-      );
+      u = new URL(value);
     } catch (e) {
-      return false;
+      return null;
     }
+    if (u.username || u.password) return null;
+    if (u.protocol === "https:") return u;
+    if (u.protocol === "http:" && LOOPBACK.indexOf(u.hostname.toLowerCase()) !== -1) return u;
+    return null;
   }
 
   function serverUrl() {
-    let server = option("server", "server", window.location.origin);
-    if (option("allowServerParam", "allowServerParam", "false") === "true") {
-      const fromQuery = new URLSearchParams(window.location.search).get("server");
-      if (fromQuery && isLoopbackHttpUrl(fromQuery)) server = fromQuery;
+    const server = option("server", "server", window.location.origin);
+    if (!safeUrl(server)) {
+      if (window.console) window.console.error("B12 helper: the server must be https:// (http:// only on this machine)");
+      return null;
     }
     return server.replace(/\/+$/, "");
   }
@@ -84,7 +87,7 @@
     css: option("css", "css", script && script.src ? new URL("widget.css", script.src).href : "widget.css"),
     timeoutMs: Math.max(1, Number(option("timeout", "timeout", "30")) || 30) * 1000,
   };
-  const endpoint = config.server + "/webhooks/rest/webhook";
+  const endpoint = config.server ? config.server + "/webhooks/rest/webhook" : null;
   const storageKey = "b12chat:v1:" + endpoint;
 
   // ---- state kept in sessionStorage (data only, never HTML) ----------------------------------
@@ -162,20 +165,14 @@
   }
 
   function allowedLink(raw) {
-    let u;
-    try {
-      u = new URL(raw);
-    } catch (e) {
-      return null;
-    }
-    if (u.protocol !== "https:" && u.protocol !== "http:") return null;
-    if (u.username || u.password) return null;
+    const u = safeUrl(raw);
+    if (!u || u.protocol !== "https:") return null;
     const host = u.hostname.toLowerCase();
     if (host !== LINK_HOST && !host.endsWith("." + LINK_HOST)) return null;
     return u.href;
   }
 
-  // Text as text nodes; hopkinsmedicine.org http(s) URLs become links. Nothing is parsed as HTML.
+  // Text as text nodes; https: hopkinsmedicine.org URLs become links. Nothing is parsed as HTML.
   function appendText(parent, text, withLinks) {
     if (!withLinks) {
       parent.appendChild(document.createTextNode(text));
@@ -232,7 +229,11 @@
   closeButton.appendChild(el("span", "", "\u00D7")).setAttribute("aria-hidden", "true");
   header.append(title, resetButton, closeButton);
 
+  // The scrolling part: focusable, so that a keyboard user can scroll it (arrow keys, Page Up/Down).
   const scroller = el("div", "b12c-scroll");
+  scroller.tabIndex = 0;
+  scroller.setAttribute("role", "region");
+  scroller.setAttribute("aria-label", "Messages");
   const notice = el(
     "p",
     "b12c-notice",
@@ -366,6 +367,7 @@
   }
 
   function post(message) {
+    if (!endpoint) return Promise.reject(new Error("no safe server configured"));
     const controller = typeof AbortController === "function" ? new AbortController() : null;
     const timer = controller ? setTimeout(() => controller.abort(), config.timeoutMs) : null;
     return fetch(endpoint, {

@@ -9,6 +9,7 @@ Screenshots of each state go to artifacts/screenshots/<name>.png.
 
 import json
 import socket
+import subprocess
 import threading
 import time
 import urllib.error
@@ -23,6 +24,8 @@ from tests.harness import (
     CAVEAT,
     booted,
     chat,
+    clean_env,
+    listening_addresses,
     missing,
     new_sender,
     port,
@@ -64,8 +67,11 @@ RASA_PORT, ACTIONS_PORT, WEB_PORT = port(5205), port(5255), port(8100)
 RASA = f"http://127.0.0.1:{RASA_PORT}"
 PAGE_ORIGIN = f"http://127.0.0.1:{WEB_PORT}"
 PAGE = f"{PAGE_ORIGIN}/index.html"
+OTHER_PAGES = port(8101)  # demo pages whose widget calls another server (scripts/web_server.py --server)
 SHOTS = ROOT / "artifacts" / "screenshots"
 WAIT = 45  # seconds for a reply (the first one after boot is the slowest)
+AXE = ROOT / "tests" / "system" / "vendor" / "axe-core" / "axe.min.js"
+AXE_VERSION = "4.10.3"
 
 
 # ---- servers ---------------------------------------------------------------------------------
@@ -103,14 +109,17 @@ def servers(_needs_a_browser):
 
 class FakeRasa(BaseHTTPRequestHandler):
     """A stand-in REST channel that replies with hostile text, to test rendering; 'fail' gets a 500 and
-    'silent' an empty list (extensions/channels/rest.py never sends one, but a proxy or another server might)."""
+    'silent' an empty list (extensions/channels/rest.py never sends one, but a proxy or another server might).
+    It notes every message it gets (`seen`), and GET /page is a test-only page with the widget and
+    no data-server (so the widget's server is the page's own origin)."""
 
+    seen: list = []
     replies = [
         {"text": "Bold <b>claim</b> <img src=x onerror=\"window.__xss='bot'\"> <script>window.__xss=1</script>"},
         {
             "text": "Read https://www.hopkinsmedicine.org/health/b12. Not https://evil.example/x or "
             "https://hopkinsmedicine.org.evil.example/y or javascript:alert(1) or "
-            "https://hopkinsmedicine.org@evil.example/z"
+            "https://hopkinsmedicine.org@evil.example/z or http://www.hopkinsmedicine.org/health/plain"
         },
         {
             "text": "Pick one:",
@@ -118,8 +127,8 @@ class FakeRasa(BaseHTTPRequestHandler):
         },
     ]
 
-    def cors(self):
-        self.send_header("Access-Control-Allow-Origin", PAGE_ORIGIN)
+    def cors(self):  # the test pages' origins (the demo pages on 127.0.0.1, /page on its own host)
+        self.send_header("Access-Control-Allow-Origin", self.headers.get("Origin") or PAGE_ORIGIN)
         self.send_header("Access-Control-Allow-Headers", "content-type")
         self.send_header("Access-Control-Allow-Methods", "POST, OPTIONS")
 
@@ -128,8 +137,26 @@ class FakeRasa(BaseHTTPRequestHandler):
         self.cors()
         self.end_headers()
 
+    def do_GET(self):  # noqa: N802
+        files = {
+            "/page": (
+                "text/html",
+                b'<!doctype html><html lang="en"><head><title>test page</title></head><body>'
+                b'<main><h1>Test page</h1></main><script src="/widget.js" defer></script></body></html>',
+            ),
+            "/widget.js": ("text/javascript", (ROOT / "web" / "widget.js").read_bytes()),
+            "/widget.css": ("text/css", (ROOT / "web" / "widget.css").read_bytes()),
+        }
+        kind, data = files.get(self.path.split("?")[0], ("text/plain", b""))
+        self.send_response(200 if data else 404)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def do_POST(self):  # noqa: N802
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+        FakeRasa.seen.append(body.get("message"))
         status, payload = {"fail": (500, {"error": "boom"}), "silent": (200, [])}.get(
             body.get("message"), (200, self.replies)
         )
@@ -147,12 +174,49 @@ class FakeRasa(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def fake_rasa():
+    FakeRasa.seen = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeRasa)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def demo_page(servers, tmp_path):
+    """A factory: demo_page(server) -> the URL of the demo page (scripts/web_server.py, as make run
+    serves it) with its widget pointed at `server`. The page's own address never changes the server."""
+    started = []
+
+    def make(server):
+        number = OTHER_PAGES + len(started)
+        log = open(tmp_path / f"web-{number}.log", "w")  # noqa: SIM115 - closed below
+        process = subprocess.Popen(
+            [
+                str(settings.get("VENV") / "bin" / "python"),
+                "scripts/web_server.py",
+                "--port",
+                str(number),
+                "--server",
+                server,
+            ],
+            cwd=ROOT,
+            env=clean_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        started.append((process, log))
+        url = f"http://127.0.0.1:{number}/index.html"
+        if not wait_until(lambda: port_open(number), 10):
+            pytest.fail(f"scripts/web_server.py --server {server} did not start: {(tmp_path / log.name).read_text()}")
+        return url
+
+    yield make
+    for process, log in started:
+        process.terminate()
+        process.wait(10)
+        log.close()
 
 
 # ---- browser ---------------------------------------------------------------------------------
@@ -163,7 +227,7 @@ def browser(servers, tmp_path):
     """A factory: browser(width, height) -> a fresh headless Chromium (own profile, empty sessionStorage)."""
     drivers = []
 
-    def make(width=1100, height=800):
+    def make(width=1100, height=800, extra=()):
         options = webdriver.ChromeOptions()
         options.binary_location = str(CHROMIUM)
         for arg in (
@@ -177,11 +241,20 @@ def browser(servers, tmp_path):
             "--disable-sync",
             f"--window-size={width},{height}",
             f"--user-data-dir={tmp_path / f'profile{len(drivers)}'}",
+            *extra,
         ):
             options.add_argument(arg)
         driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
         drivers.append(driver)
         driver.set_window_size(width, height)
+        # every Content-Security-Policy violation on every page, from before the page's own scripts
+        driver.execute_cdp_cmd(
+            "Page.addScriptToEvaluateOnNewDocument",
+            {
+                "source": "window.__csp = []; document.addEventListener('securitypolicyviolation',"
+                " e => window.__csp.push(e.effectiveDirective + ' ' + e.blockedURI));"
+            },
+        )
         return driver
 
     yield make
@@ -194,8 +267,8 @@ def shot(driver, name):
     driver.save_screenshot(str(SHOTS / f"{name}.png"))
 
 
-def open_page(driver, server=RASA, open_panel=True):
-    driver.get(f"{PAGE}?server={server}")
+def open_page(driver, page=PAGE, open_panel=True):
+    driver.get(page)
     WebDriverWait(driver, 10).until(lambda d: d.find_element(By.CSS_SELECTOR, ".b12c-launcher").is_displayed())
     if open_panel and not driver.find_element(By.CSS_SELECTOR, ".b12c-panel").is_displayed():
         driver.find_element(By.CSS_SELECTOR, ".b12c-launcher").click()
@@ -350,9 +423,9 @@ def test_typed_html_is_shown_as_text_and_never_runs(browser):
     shot(driver, "typed-html")
 
 
-def test_assistant_text_is_text_and_only_hopkins_links_are_made(browser, fake_rasa):
+def test_assistant_text_is_text_and_only_hopkins_https_links_are_made(browser, fake_rasa, demo_page):
     driver = browser()
-    open_page(driver, server=fake_rasa)
+    open_page(driver, demo_page(fake_rasa))
     added = ask(driver, "anything")
     assert added[1]["text"].startswith("Bold <b>claim</b> <img")
     assert driver.find_elements(By.CSS_SELECTOR, ".b12c-root img, .b12c-root script, .b12c-root b") == []
@@ -360,6 +433,7 @@ def test_assistant_text_is_text_and_only_hopkins_links_are_made(browser, fake_ra
     assert [a.get_attribute("href") for a in links] == ["https://www.hopkinsmedicine.org/health/b12"]
     assert links[0].get_attribute("rel") == "noopener noreferrer" and links[0].get_attribute("target") == "_blank"
     assert "evil.example/x or" in added[2]["text"]  # the others stay plain text
+    assert added[2]["text"].endswith("or http://www.hopkinsmedicine.org/health/plain")  # http: is not linked
     [button] = driver.find_elements(By.CSS_SELECTOR, ".b12c-reply")
     assert button.text == "<img src=x onerror=\"window.__xss='button'\">"
     time.sleep(0.3)
@@ -385,14 +459,14 @@ def test_fits_a_375px_phone_without_horizontal_scroll(browser):
     shot(driver, "phone")
 
 
-def test_an_unreachable_server_shows_the_emergency_error(browser, fake_rasa):
+def test_an_unreachable_server_shows_the_emergency_error(browser, fake_rasa, demo_page):
     dead = port(5999)
     if port_open(dead):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             dead = s.getsockname()[1]
     driver = browser()
-    box = open_page(driver, server=f"http://127.0.0.1:{dead}")
+    box = open_page(driver, demo_page(f"http://127.0.0.1:{dead}"))
     added = ask(driver, "what is pernicious anemia?")
     error = added[-1]
     assert "b12c-msg--error" in error["classes"]
@@ -406,7 +480,7 @@ def test_an_unreachable_server_shows_the_emergency_error(browser, fake_rasa):
 
     # a non-2xx answer, and an answer with no message, are errors too
     driver = browser()
-    open_page(driver, server=fake_rasa)
+    open_page(driver, demo_page(fake_rasa))
     for message in ("fail", "silent"):
         added = ask(driver, message)
         assert len(added) == 2 and "b12c-msg--error" in added[-1]["classes"] and "911" in added[-1]["text"]
@@ -529,3 +603,151 @@ def test_cors_allows_the_page_origin_only(servers):
         assert not {"http://evil.example", "*"} & {v.strip() for v in evil}, (method, evil)
         for origin in (PAGE_ORIGIN, f"http://localhost:{WEB_PORT}"):
             assert headers(method, origin).get("Access-Control-Allow-Origin") == origin, (method, origin)
+
+
+# ---- where the servers listen, what the page allows, where the widget sends messages ---------------
+
+
+def test_the_servers_listen_on_this_machine_only(servers):
+    """RASA_INTERFACE defaults to 127.0.0.1 (behind a proxy); the demo page is on 127.0.0.1."""
+    for number in (RASA_PORT, ACTIONS_PORT, WEB_PORT):
+        assert listening_addresses(number) == ["127.0.0.1"], (number, listening_addresses(number))
+
+
+def fetch(url):
+    """(status, headers, body) of a GET, whatever the status."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def test_the_demo_page_is_served_with_security_headers(servers):
+    rasa = f"http://localhost:{RASA_PORT}"  # WEB_ASSISTANT_URL's default: the booted assistant
+    for path in ("/", "/index.html", "/widget.js", "/widget.css", "/demo.css", "/no-such-file"):
+        status, headers, body = fetch(f"{PAGE_ORIGIN}{path}")
+        assert status == (404 if path == "/no-such-file" else 200), path
+        policy = {d.split()[0]: d.split()[1:] for d in headers["Content-Security-Policy"].split("; ")}
+        assert policy["default-src"] == ["'none'"] and policy["script-src"] == ["'self'"], policy
+        assert policy["style-src"] == ["'self'"] and policy["frame-ancestors"] == ["'none'"], policy
+        assert policy["connect-src"] == [rasa] and policy["base-uri"] == ["'none'"], policy
+        assert headers["X-Content-Type-Options"] == "nosniff" and headers["Referrer-Policy"] == "no-referrer"
+        assert headers["X-Frame-Options"] == "DENY" and "Python" not in (headers["Server"] or "")
+        if path.endswith(".js"):
+            assert headers["Content-Type"].startswith("text/javascript")
+        if path in ("/", "/index.html"):  # the widget calls the configured assistant, and nothing else enables ?server=
+            assert f'data-server="{rasa}"'.encode() in body and b"allow-server-param" not in body.lower()
+    # only web/'s own files: no listing, no dot files, nothing outside it
+    for path in ("/..%2fb12/settings.py", "/../README.md", "/%2e%2e/Makefile", "/.gitignore", "/web/", "//etc/passwd"):
+        status, headers, _ = fetch(f"{PAGE_ORIGIN}{path}")
+        assert status == 404 and headers["X-Content-Type-Options"] == "nosniff", path
+
+
+def test_the_page_policy_lets_the_widget_work_and_stops_injected_script(browser):
+    driver = browser()
+    open_page(driver)
+    added = ask(driver, "what is pernicious anemia?")
+    assert any("parietal cells" in t for t in said(added[1:])) and is_caveat(added[-1])
+    assert driver.execute_script("return window.__csp") == [], "the widget and the page break no rule of the policy"
+    ran = driver.execute_script(
+        """const s = document.createElement('script'); s.textContent = 'window.__injected = 1';
+           document.body.appendChild(s); return window.__injected === 1;"""
+    )
+    assert ran is False
+    assert any(v.startswith("script-src") for v in driver.execute_script("return window.__csp"))
+
+
+def test_the_demo_page_ignores_a_server_in_its_address(browser, fake_rasa):
+    """?server= used to point the widget at another server (data-allow-server-param): a link could
+    send a patient's messages elsewhere. The default demo page has no such switch."""
+    driver = browser()
+    open_page(driver, f"{PAGE}?server={fake_rasa}")
+    added = ask(driver, "what is pernicious anemia?")
+    assert any("parietal cells" in t for t in said(added[1:])), "answered by the real assistant"
+    assert FakeRasa.seen == []
+
+
+def test_the_widget_sends_nothing_to_an_unencrypted_server_off_this_machine(browser, fake_rasa):
+    """Only https:, or http: on this machine. fake.test is mapped to the stand-in, so without the rule
+    the widget's messages would reach it over plain http."""
+    fake_port = fake_rasa.rsplit(":", 1)[1]
+    driver = browser(extra=["--host-resolver-rules=MAP fake.test 127.0.0.1"])
+    # the test-only page whose server is its own origin: on 127.0.0.1 the widget talks to it
+    open_page(driver, f"{fake_rasa}/page")
+    assert ask(driver, "anything")[1]["text"].startswith("Bold <b>claim</b>")
+    assert FakeRasa.seen == ["anything"]
+    # the same page and server, but named fake.test (http, not this machine's name): nothing is sent
+    open_page(driver, f"http://fake.test:{fake_port}/page")
+    assert driver.execute_script("return location.host") == f"fake.test:{fake_port}"
+    added = ask(driver, "my name is Zebulon")
+    assert "b12c-msg--error" in added[-1]["classes"] and "911" in added[-1]["text"]
+    assert FakeRasa.seen == ["anything"]
+
+
+# ---- accessibility: axe-core (Deque), vendored in tests/system/vendor/axe-core -----------------------
+
+
+def axe_problems(driver, state):
+    """Serious and critical WCAG violations axe-core finds on the page as it is now."""
+    source = AXE.read_text()
+    assert f"axe v{AXE_VERSION}" in source[:200]
+    driver.execute_script(source + "\n;window.__axe = axe;")
+    results = driver.execute_async_script(
+        """const done = arguments[arguments.length - 1];
+           window.__axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa',
+                                                                          'wcag22aa', 'best-practice']},
+                                       resultTypes: ['violations']})
+             .then(r => done({passes: r.passes.length, violations: r.violations.map(v => ({
+                 id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))}))}))
+             .catch(e => done({error: String(e)}));"""
+    )
+    assert "error" not in results, results
+    assert results["passes"] > 10, results  # axe really ran its rules
+    return [
+        (state, v["id"], v["impact"], v["nodes"])
+        for v in results["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.mark.parametrize("width", [1100, 375])
+def test_no_serious_accessibility_violations(browser, width):
+    driver = browser(width, 760)
+    driver.execute_cdp_cmd("Page.setBypassCSP", {"enabled": True})  # axe builds its messages with new Function
+    open_page(driver, open_panel=False)
+    problems = axe_problems(driver, "page, chat closed")
+    driver.find_element(By.CSS_SELECTOR, ".b12c-launcher").click()
+    problems += axe_problems(driver, "chat open")
+    ask(driver, "what is pernicious anemia?")
+    assert driver.execute_script(
+        "const s = document.querySelector('.b12c-scroll'); return s.scrollHeight > s.clientHeight"
+    )
+    problems += axe_problems(driver, "after an answer")
+    ask(driver, "help")
+    problems += axe_problems(driver, "with quick replies")
+    assert problems == []
+
+
+def test_the_conversation_scrolls_from_the_keyboard(browser):
+    """The message area scrolls (a long answer does not fit): it takes focus, so the arrow keys,
+    Page Up/Down, Home and End scroll it (axe: scrollable-region-focusable)."""
+    driver = browser(375, 640)
+    box = open_page(driver)
+    ask(driver, "what is pernicious anemia?")
+    ask(driver, "how is it treated?")
+    scroller = driver.find_element(By.CSS_SELECTOR, ".b12c-scroll")
+    assert driver.execute_script("return arguments[0].scrollHeight > arguments[0].clientHeight", scroller)
+    for _ in range(15):
+        driver.switch_to.active_element.send_keys(Keys.SHIFT, Keys.TAB)
+        if driver.switch_to.active_element == scroller:
+            break
+    assert driver.switch_to.active_element == scroller, "Shift+Tab from the text box reaches the messages"
+    # focusable in every browser (not only where the browser makes scrollers focusable itself), and named
+    assert scroller.get_attribute("tabindex") == "0"
+    assert scroller.get_attribute("role") == "region" and scroller.get_attribute("aria-label")
+    scroller.send_keys(Keys.HOME)
+    assert wait_until(lambda: driver.execute_script("return arguments[0].scrollTop", scroller) == 0, 3)
+    scroller.send_keys(Keys.END)
+    assert wait_until(lambda: driver.execute_script("return arguments[0].scrollTop", scroller) > 0, 3)
+    box.click()

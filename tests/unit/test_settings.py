@@ -113,3 +113,23 @@ def test_every_setting_has_a_meaning_and_a_known_kind():
     assert settings.is_loopback("127.0.0.1") and settings.is_loopback("::1") and settings.is_loopback("localhost")
     assert not settings.is_loopback("0.0.0.0") and not settings.is_loopback("example.org")
     assert Path(settings.KNOWLEDGE_DIR, "passages.yml").exists()
+
+
+def test_servers_listen_on_loopback_unless_told_otherwise():
+    """A clinic puts the assistant behind a proxy: Rasa listens on 127.0.0.1 by default
+    (RASA_INTERFACE=0.0.0.0 only inside a container), and make shell's Rasa always does."""
+    assert settings.is_loopback(settings.get("RASA_INTERFACE", {}))
+    assert settings.get("RASA_INTERFACE", {"RASA_INTERFACE": "0.0.0.0"}) == "0.0.0.0"
+    serve = (settings.ROOT / "scripts" / "serve.sh").read_text()
+    assert '--interface "$RASA_INTERFACE"' in serve
+    shell = serve.split("\nshell() {", 1)[1].split("\n}\n", 1)[0]
+    assert 'rasa" shell ' in shell and "--interface 127.0.0.1" in shell and '--port "$SHELL_PORT"' in shell
+    makefile = (settings.ROOT / "Makefile").read_text()
+    assert "\n\t@scripts/serve.sh shell\n" in makefile.split("\nshell:", 1)[1].split("\n\n", 1)[0] + "\n"
+
+
+def test_the_demo_page_calls_the_assistant_on_rasa_port_unless_told_otherwise():
+    assert settings.web_assistant_url({}) == "http://localhost:5005"
+    assert settings.web_assistant_url({"RASA_PORT": "6205"}) == "http://localhost:6205"
+    env = {"WEB_ASSISTANT_URL": "https://assistant.example.org"}
+    assert settings.shell(["WEB_ASSISTANT_URL"], env) == "WEB_ASSISTANT_URL=https://assistant.example.org\n"

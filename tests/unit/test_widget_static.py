@@ -50,3 +50,28 @@ def test_every_emergency_message_starts_the_way_the_widget_styles_it():
     prefix = re.search(r'const EMERGENCY_PREFIX = "([^"]+)"', (root / "web" / "widget.js").read_text()).group(1)
     messages = yaml.safe_load((root / "knowledge" / "crisis_lines.yml").read_text())["messages"]
     assert all(text.startswith(prefix) for text in messages.values()), messages
+
+
+def test_the_demo_page_needs_no_inline_code_and_has_no_server_switch():
+    """The page works under its Content-Security-Policy (scripts and styles from its own origin only),
+    and nothing in its address can point the widget at another server."""
+    html = (WEB / "index.html").read_text()
+    assert "<style" not in html and " style=" not in html and re.search(r"\son[a-z]+=", html) is None
+    assert re.findall(r"<script\b[^>]*>\s*</script>", html) == re.findall(r"<script\b[^>]*>.*?</script>", html, re.S)
+    assert "allow-server-param" not in html.lower()
+    js = code(WEB / "widget.js")
+    assert "location.search" not in js and "URLSearchParams" not in js and "allowServerParam" not in js
+    assert "location.hash" not in js
+
+
+def test_every_url_the_widget_uses_passes_one_rule():
+    """safeUrl: https:, or http: on this machine only; the server and every link go through it, and a
+    link must be https:."""
+    js = code(WEB / "widget.js")
+    rule = js.split("function safeUrl(value) {", 1)[1].split("\n  }\n", 1)[0]
+    assert 'if (u.protocol === "https:") return u;' in rule
+    assert 'u.protocol === "http:" && LOOPBACK.indexOf(u.hostname.toLowerCase()) !== -1' in rule
+    assert re.search(r'const LOOPBACK = \["localhost", "127\.0\.0\.1", "\[::1\]"\];', js)
+    assert "if (!safeUrl(server))" in js
+    assert 'if (!u || u.protocol !== "https:") return null;' in js.split("function allowedLink(raw) {", 1)[1]
+    assert js.count("new URL(") == 2  # safeUrl, and widget.css beside widget.js: no other parsing of URLs
