@@ -113,7 +113,7 @@ def read_store(endpoints_file: Optional[str]) -> Dict[str, Any]:
     config = read_endpoint_config(endpoints_file, "tracker_store")
     if config is None:
         raise SystemExit(f"{endpoints_file} has no tracker_store section.")
-    if (config.type or "").lower() != "sql":
+    if (config.type or "").lower() != "sql" and config.type != STORE_TYPE:
         raise SystemExit(f"{endpoints_file}: only Rasa's SQL tracker store is supported here, not {config.type!r}.")
     store = dict(config.kwargs)
     if config.url:  # EndpointConfig keeps `url` apart; SQLTrackerStore reads it as `host`
@@ -129,8 +129,11 @@ def events_table():
 
 
 def connect(endpoints_file: Optional[str] = None):
-    """An SQLAlchemy engine on the tracker store, and its `events` table."""
+    """An SQLAlchemy engine on the tracker store, with the store's own SQLite settings
+    (secure_delete among them) and SQL parameters hidden from errors, and its `events` table."""
     import sqlalchemy as sa
+
+    from extensions.tracker_store import connect_events
 
     quiet_sqlalchemy()
     store = read_store(endpoints_file)
@@ -139,7 +142,9 @@ def connect(endpoints_file: Optional[str] = None):
         store["db"] = str(db)
         if not db.exists():
             raise SystemExit(f"No tracker store database at {db}.")
-    return sa.create_engine(engine_url(store)), events_table()
+    engine = sa.create_engine(engine_url(store))
+    connect_events(engine)
+    return engine, events_table()
 
 
 def quiet_sqlalchemy() -> None:
