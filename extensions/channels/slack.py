@@ -52,6 +52,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from extensions import redaction
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -152,7 +154,28 @@ class EnvSlackBot(SlackBot):
         await self._post_message(channel=self.slack_channel or recipient_id, text=text, blocks=blocks)
 
 
-class EnvSlackInput(SlackInput):
+class RedactedSlackTurns(SlackInput):
+    """Log redaction (extensions/redaction.py) for Slack messages: every log record made while
+    one is handled has its text and conversation id replaced, as the REST channel does. Rasa
+    answers in a task created inside `process_message`, which copies this context, so the
+    answer's records (an action's failure, a database error) are redacted too."""
+
+    async def process_message(
+        self,
+        request: Request,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        text: str,
+        sender_id: str | None,
+        metadata: Dict | None,
+    ) -> Any:
+        token = redaction.TURN.set(redaction.Turn(text or "", sender_id))
+        try:
+            return await super().process_message(request, on_new_message, text, sender_id, metadata)
+        finally:
+            redaction.TURN.reset(token)
+
+
+class EnvSlackInput(RedactedSlackTurns):
     """Rasa's SlackInput, configured from SLACK_* environment variables."""
 
     @classmethod
