@@ -40,13 +40,20 @@ class Purged(NamedTuple):
 
 
 def _keep_from(conn, events, sender_id: str, cutoff: float) -> Optional[float]:
-    """The start (timestamp of `session_started`) of the oldest session to keep: the one the
-    conversation's first event at or after `cutoff` belongs to. None: keep everything."""
+    """Where the oldest session to keep starts (its `action_session_start`, else its
+    `session_started`): the session the conversation's first event at or after `cutoff`
+    belongs to. None: keep everything."""
     import sqlalchemy as sa
 
+    # `action_session_start` opens a session but is stored a moment before its `session_started`
+    # (so Rasa's timestamp query counts it in the session before): it does not make that one recent.
     first_recent = (
         sa.select(sa.func.min(events.c.timestamp))
-        .where(events.c.sender_id == sender_id, events.c.timestamp >= cutoff)
+        .where(
+            events.c.sender_id == sender_id,
+            events.c.timestamp >= cutoff,
+            sa.or_(events.c.action_name.is_(None), events.c.action_name != "action_session_start"),
+        )
         .scalar_subquery()
     )
     start = sa.select(sa.func.max(events.c.timestamp)).where(
@@ -54,7 +61,26 @@ def _keep_from(conn, events, sender_id: str, cutoff: float) -> Optional[float]:
         events.c.type_name == "session_started",
         events.c.timestamp <= first_recent,
     )
-    return conn.execute(start).scalar()
+    started = conn.execute(start).scalar()
+    if started is None:
+        return None
+    # Keep that session's own `action_session_start` too, when it comes right before.
+    opened = conn.execute(
+        sa.select(sa.func.max(events.c.timestamp)).where(
+            events.c.sender_id == sender_id,
+            events.c.action_name == "action_session_start",
+            events.c.timestamp <= started,
+        )
+    ).scalar()
+    if opened is None:
+        return started
+    between = sa.select(sa.func.count()).where(
+        events.c.sender_id == sender_id,
+        events.c.timestamp >= opened,
+        events.c.timestamp < started,
+        events.c.action_name.is_distinct_from("action_session_start"),
+    )
+    return opened if conn.execute(between).scalar_one() == 0 else started
 
 
 def purge(days: float, endpoints: str | None = None, dry_run: bool = False, now: float | None = None) -> Purged:
