@@ -158,7 +158,9 @@ class RedactedSlackTurns(SlackInput):
     """Log redaction (extensions/redaction.py) for Slack messages: every log record made while
     one is handled has its text and conversation id replaced, as the REST channel does. Rasa
     answers in a task created inside `process_message`, which copies this context, so the
-    answer's records (an action's failure, a database error) are redacted too."""
+    answer's records (an action's failure, a database error) are redacted too; an error that
+    ends that task is logged there, inside the turn (asyncio would log it later, outside any
+    turn, as "Task exception was never retrieved", with the text)."""
 
     async def process_message(
         self,
@@ -168,9 +170,15 @@ class RedactedSlackTurns(SlackInput):
         sender_id: str | None,
         metadata: Dict | None,
     ) -> Any:
+        async def handle(message: UserMessage) -> Any:
+            try:
+                return await on_new_message(message)
+            except Exception:
+                logger.exception("Handling a Slack message failed.")
+
         token = redaction.TURN.set(redaction.Turn(text or "", sender_id))
         try:
-            return await super().process_message(request, on_new_message, text, sender_id, metadata)
+            return await super().process_message(request, handle, text, sender_id, metadata)
         finally:
             redaction.TURN.reset(token)
 
