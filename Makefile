@@ -105,9 +105,16 @@ retention: ## delete conversations idle longer than RETENTION_DAYS
 stop-cluster: ## stop the local cluster
 	@scripts/cluster.sh stop
 
+# The sender id reaches the shell only through the environment, never in the recipe's text:
+# $(value ...) stops make expanding it (a `$(shell ...)` in it would run), a simple (:=)
+# variable is exported as is, SENDER itself is not exported (make would expand it to do so),
+# and the shell reads "$$B12_FORGET_SENDER" without running anything in it. `--` lets an id
+# start with a dash. tests/unit/test_forget.py tries hostile ids.
+unexport SENDER
+forget: export B12_FORGET_SENDER := $(value SENDER)
 forget: ## delete one conversation: make forget SENDER=<sender id>
-	@test -n "$(SENDER)" || { echo "usage: make forget SENDER=<sender id>"; exit 2; }
-	$(PY) scripts/forget.py "$(SENDER)"
+	@test -n "$$B12_FORGET_SENDER" || { echo "usage: make forget SENDER=<sender id>"; exit 2; }
+	$(PY) scripts/forget.py -- "$$B12_FORGET_SENDER"
 
 eval: train ## evaluation report: NLU cross-validation, held-out and own-words sets, BM25 baseline
 	$(PY) -m evaluation.evaluate

@@ -129,8 +129,11 @@ def events_table():
 
 
 def connect(endpoints_file: Optional[str] = None):
-    """An SQLAlchemy engine on the tracker store, and its `events` table."""
+    """An SQLAlchemy engine on the tracker store, with the store's own SQLite settings
+    (secure_delete among them) and SQL parameters hidden from errors, and its `events` table."""
     import sqlalchemy as sa
+
+    from extensions.tracker_store import connect_events
 
     quiet_sqlalchemy()
     store = read_store(endpoints_file)
@@ -139,7 +142,9 @@ def connect(endpoints_file: Optional[str] = None):
         store["db"] = str(db)
         if not db.exists():
             raise SystemExit(f"No tracker store database at {db}.")
-    return sa.create_engine(engine_url(store)), events_table()
+    engine = sa.create_engine(engine_url(store))
+    connect_events(engine)
+    return engine, events_table()
 
 
 def quiet_sqlalchemy() -> None:

@@ -59,6 +59,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from b12 import settings
+from extensions import redaction
 from extensions.channels import conversation_id, too_long
 
 logger = logging.getLogger(__name__)
@@ -236,7 +237,36 @@ def _event_id(request: Request) -> Optional[str]:
     return event_id if isinstance(event_id, str) and 0 < len(event_id) <= 255 else None
 
 
-class EnvSlackInput(SlackInput):
+class RedactedSlackTurns(SlackInput):
+    """Log redaction (extensions/redaction.py) for Slack messages: every log record made while
+    one is handled has its text and conversation id replaced, as the REST channel does. Rasa
+    answers in a task created inside `process_message`, which copies this context, so the
+    answer's records (an action's failure, a database error) are redacted too; an error that
+    ends that task is logged there, inside the turn (asyncio would log it later, outside any
+    turn, as "Task exception was never retrieved", with the text)."""
+
+    async def process_message(
+        self,
+        request: Request,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        text: str,
+        sender_id: str | None,
+        metadata: Dict | None,
+    ) -> Any:
+        async def handle(message: UserMessage) -> Any:
+            try:
+                return await on_new_message(message)
+            except Exception:
+                logger.exception("Handling a Slack message failed.")
+
+        token = redaction.TURN.set(redaction.Turn(text or "", sender_id))
+        try:
+            return await super().process_message(request, handle, text, sender_id, metadata)
+        finally:
+            redaction.TURN.reset(token)
+
+
+class EnvSlackInput(RedactedSlackTurns):
     """Rasa's SlackInput, configured from SLACK_* environment variables."""
 
     @classmethod

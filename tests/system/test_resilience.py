@@ -45,16 +45,32 @@ from tests.harness import (
 pytestmark = pytest.mark.resilience
 
 
-RASA_PORT, ACTIONS_PORT = port(5405), port(5455)
+RASA_PORT, ACTIONS_PORT, REDIS_PORT = port(5405), port(5455), port(6391)
 BASE = f"http://127.0.0.1:{RASA_PORT}"
 PYTHON = sys.executable
 API_TOKEN = "test-token-" + os.urandom(8).hex()
 SENDERS: list = []  # every sender id used: none may appear in a log
+# A message with an apostrophe: repr() escapes it, so an SQL error's parameters carried it past
+# a redaction that looked only for the typed and JSON forms.
+APOSTROPHE = "my son's b12 is low, his name is Quillon Vantreight"
+TEXT_FRAGMENTS = ["Quillon", "Vantreight"]  # none may appear in a log either
 
 
 @pytest.fixture(scope="module")
-def stack():
-    with booted(RASA_PORT, ACTIONS_PORT) as s:
+def slack_api():
+    from tests.system.test_slack import SlackApiStandIn
+
+    stand_in = SlackApiStandIn()
+    yield stand_in
+    stand_in.close()
+
+
+@pytest.fixture(scope="module")
+def stack(slack_api):
+    from tests.system.test_slack import SECRET, TOKEN
+
+    slack_env = {"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": slack_api.url}
+    with booted(RASA_PORT, ACTIONS_PORT, env=slack_env) as s:
         yield s
 
 
@@ -339,6 +355,158 @@ def test_retention_deletes_conversations_older_than_retention_days(stack):
     assert kept.returncode == 0 and conversation_events(engine, old)
 
 
+def slack_message(text: str, user: str, channel: str) -> int:
+    """A signed Slack message event to the assistant; the HTTP status."""
+    import urllib.request
+
+    from tests.system.test_slack import message_event, signature
+
+    body = message_event(text, channel, user)
+    timestamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": signature(body, timestamp),
+    }
+    with urllib.request.urlopen(
+        urllib.request.Request(f"{BASE}/webhooks/slack/webhook", body, headers, method="POST"), timeout=30
+    ) as reply:
+        return reply.status
+
+
+def test_a_database_error_logs_no_text_over_rest_or_slack(stack, slack_api):
+    """The database refuses to store a REST and a Slack message (a trigger aborts the insert),
+    and Rasa logs the SQL error. Its parameters (the event's JSON, printed with repr, the
+    apostrophe escaped) once carried the text; the Slack turn had no redaction at all. The last
+    test reads every log line for the text and both sender ids."""
+    import sqlite3
+
+    rest_sender = sender("db-error")
+    slack_user, slack_channel = "U" + os.urandom(5).hex().upper(), "D" + os.urandom(5).hex().upper()
+    SENDERS.append(slack_user)
+    with sqlite3.connect(stack.db) as conn:
+        conn.execute(
+            "CREATE TRIGGER refuse_text BEFORE INSERT ON events WHEN NEW.data LIKE '%Vantreight%' "
+            "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+        )
+    try:
+        status, reply, _ = chat(BASE, APOSTROPHE, rest_sender)
+        assert status == 200 and texts(reply)
+        assert slack_message(APOSTROPHE, slack_user, slack_channel) == 200
+        slack_api.wait_for_answer(slack_channel, timeout=40)
+        assert wait_until(lambda: stack.log().count("refused by the test") >= 2, 20), stack.log()[-3000:]
+    finally:
+        with sqlite3.connect(stack.db) as conn:
+            conn.execute("DROP TRIGGER refuse_text")
+    log = stack.log()
+    assert "[SQL: INSERT INTO events" in log and "[SQL parameters hidden" in log  # no parameters printed
+    assert not [f for f in TEXT_FRAGMENTS + ["son\\'s", rest_sender, slack_user] if f in log]
+    assert conversation_events(stack.engine(), rest_sender) == []  # that turn was not stored
+    status, reply, _ = chat(BASE, "what is pernicious anemia?", rest_sender)  # the next one is
+    assert status == 200 and "parietal cells" in joined(reply)
+    assert [e["text"] for e in conversation_events(stack.engine(), rest_sender) if e["event"] == "user"] == [
+        "what is pernicious anemia?"
+    ]
+
+
+def test_a_turn_running_while_its_conversation_is_forgotten_does_not_bring_it_back(stack):
+    """A message is in progress (the action server is stopped, so its turn waits) when
+    scripts/forget.py deletes its conversation. Rasa's own save would then store the whole
+    forgotten history again (it appends what lies past the stored count, now 0)."""
+    s = sender("forget-race")
+    status, reply, _ = chat(BASE, APOSTROPHE, s)
+    assert status == 200 and conversation_events(stack.engine(), s)
+    ready = subprocess.Popen(  # forget, imported and waiting for the go (its imports take seconds)
+        [
+            PYTHON,
+            "-c",
+            "import sys; sys.path[0] = 'scripts'; import forget; print('ready', flush=True); "
+            "sys.stdin.readline(); sys.exit(forget.main(['--', sys.argv[1]]))",
+            s,
+        ],  # fmt: skip
+        cwd=ROOT,
+        env=stack.env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert ready.stdout.readline().strip() == "ready", ready.stderr.read()
+    pid = read_pid(stack.run_dir / "actions.pid")
+    os.kill(pid, signal.SIGSTOP)
+    results = {}
+    try:
+        turn = threading.Thread(target=lambda: results.update(reply=chat(BASE, "how is it treated?", s, timeout=60)))
+        turn.start()
+        time.sleep(1.5)  # the turn has read the conversation and waits for the action server
+        out, err = ready.communicate("go\n", timeout=60)
+        assert ready.returncode == 0 and "Deleted" in out, out + err
+        assert conversation_events(stack.engine(), s) == []
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    turn.join(60)
+    assert results["reply"][0] == 200  # the user still got an answer
+    assert wait_until(lambda: "deleted while it ran" in stack.log(), 10), stack.log()[-2000:]
+    assert conversation_events(stack.engine(), s) == [], "the forgotten conversation was written back"
+    status, reply, _ = chat(BASE, "what is pernicious anemia?", s)  # the sender starts afresh
+    assert status == 200 and "parietal cells" in joined(reply)
+    check_turns(conversation_events(stack.engine(), s), ["what is pernicious anemia?"])
+
+
+@pytest.fixture()
+def redis_server(tmp_path):
+    import shutil
+
+    from tests.harness import missing
+
+    if shutil.which("redis-server") is None:
+        missing("redis-server is not installed (Debian package redis-server)")
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert wait_until(lambda: port_open(REDIS_PORT), 10)
+        yield REDIS_PORT
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def test_forget_waits_for_the_conversation_lock_in_redis(stack, redis_server):
+    """With a shared lock store (REDIS_HOST), forget takes the conversation's lock as Rasa does
+    for each message: it waits while a message of that conversation holds it."""
+    from extensions.lock_store import AtomicRedisLockStore
+
+    s = sender("forget-lock")
+    chat(BASE, "what is pernicious anemia?", s)
+    locks = AtomicRedisLockStore(host="127.0.0.1", port=redis_server, db=1)
+    ticket = locks.issue_ticket(s, 60)  # a message of that conversation is being processed
+    env = stack.env(REDIS_HOST="127.0.0.1", REDIS_PORT=str(redis_server))
+    waiting = subprocess.Popen(
+        [PYTHON, "scripts/forget.py", "--", s],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(8)  # its imports, then the wait
+        assert waiting.poll() is None, waiting.communicate()
+        assert conversation_events(stack.engine(), s)
+        assert len(locks.get_lock(s).tickets) == 2  # its ticket queues behind
+    finally:
+        locks.finish_serving(s, ticket)
+        locks.cleanup(s, ticket)
+    out, err = waiting.communicate(timeout=60)
+    assert waiting.returncode == 0 and "Deleted" in out, out + err
+    assert conversation_events(stack.engine(), s) == []
+    assert locks.get_lock(s) is None  # and it released its ticket
+
+
 def test_quick_soak_has_no_errors(stack):
     report_file = stack.home / "soak.json"
     run = subprocess.run(
@@ -382,7 +550,7 @@ def test_logs_carry_no_message_text_and_no_sender_id(stack):
     assert sum(f.stat().st_size for f in files) > 0
     from tests.harness import logs_containing
 
-    hits = logs_containing(files, PII_FRAGMENTS + SENDERS + [API_TOKEN])
+    hits = logs_containing(files, PII_FRAGMENTS + TEXT_FRAGMENTS + SENDERS + [API_TOKEN])
     assert not hits, hits[:20]
 
 

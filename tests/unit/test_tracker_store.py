@@ -170,3 +170,122 @@ def test_speed_fixes_off_gives_rasas_own_store(tmp_path, domain):
     endpoints.write_text(endpoints_file.endpoints_yaml({"TRACKER_DB": str(tmp_path / "t.db"), "SPEED_FIXES": "0"}))
     store = TrackerStore.create(read_endpoint_config(str(endpoints), "tracker_store"), domain)
     assert type(store) is SQLTrackerStore
+
+
+def forget_elsewhere(db: Path, sender: str) -> int:
+    """What scripts/forget.py does, from its own engine (its own process in real life)."""
+    import sqlalchemy as sa
+
+    from extensions.tracker_store import connect_events, delete_conversation
+
+    engine = sa.create_engine(f"sqlite:///{db}")
+    connect_events(engine)
+    try:
+        return delete_conversation(engine, sender)
+    finally:
+        engine.dispose()
+
+
+def test_a_turn_running_when_its_conversation_is_forgotten_does_not_write_it_back(tmp_path, domain):
+    """Rasa's save appends the events past the stored count: after a delete that count is 0,
+    so Rasa's own store writes the whole forgotten history back."""
+    db = tmp_path / "t.db"
+    plain = SQLTrackerStore(domain, dialect="sqlite", db=str(tmp_path / "plain.db"))
+    cached = CachedSQLTrackerStore(domain, dialect="sqlite", db=str(db))
+    other = CachedSQLTrackerStore(domain, dialect="sqlite", db=str(db))  # a second Rasa process, no cache hit
+    for store, path in ((plain, tmp_path / "plain.db"), (cached, db), (other, db)):
+        sender = f"s-{id(store)}"
+        tracker = new_tracker(domain, sender)
+        turn(tracker, "my son's b12 is low", "b12_deficiency")
+        run(cached.save(tracker) if store is other else store.save(tracker))
+        running = run(store.retrieve(sender))  # a turn starts
+        turn(running, "what should we do next", "treatment_route")
+        assert forget_elsewhere(path, sender) == 8  # make forget, meanwhile
+        run(store.save(running))  # the turn ends
+        if store is plain:
+            assert any("my son's b12" in row[3] for row in stored(path, sender))  # Rasa's own: it is back
+            continue
+        assert stored(path, sender) == [], "a forgotten conversation was written back"
+        assert sender not in store._cache
+        run(store.save(running))  # and a second save of that tracker writes nothing either
+        assert stored(path, sender) == []
+        fresh = run(store.get_or_create_tracker(sender))  # the next message: a new conversation
+        assert [e.as_dict() for e in fresh.events] == plain_texts(path, domain, sender)
+        assert not [e for e in fresh.events if isinstance(e, UserUttered)]
+        turn(fresh, "hello again", "greeting")
+        run(store.save(fresh))
+        assert [row[1] for row in stored(path, sender) if row[0] == "user"] == ["ask_topic"]
+
+
+def test_a_new_conversation_forgotten_during_its_first_turn_is_not_written_back(tmp_path, domain):
+    db = tmp_path / "t.db"
+    store = CachedSQLTrackerStore(domain, dialect="sqlite", db=str(db))
+    tracker = run(store.get_or_create_tracker("s1"))  # Rasa creates and saves it
+    assert len(stored(db, "s1")) == 1
+    turn(tracker, "my son's b12 is low", "b12_deficiency")
+    forget_elsewhere(db, "s1")
+    run(store.save(tracker))
+    assert stored(db, "s1") == []
+
+
+def test_the_check_and_the_write_hold_the_database_lock(tmp_path, domain, monkeypatch):
+    """Between the store's check (is the conversation still there?) and its insert, no one
+    else can delete: a delete from another connection is refused while the save runs."""
+    db = tmp_path / "t.db"
+    store = CachedSQLTrackerStore(domain, dialect="sqlite", db=str(db))
+    run(store.save(new_tracker(domain, "s1")))
+    fresh = CachedSQLTrackerStore(domain, dialect="sqlite", db=str(db), cache_size=0)  # counts under the lock
+    tracker = run(fresh.retrieve("s1"))
+    turn(tracker, "a question", "topic")
+    attempts = []
+    original = CachedSQLTrackerStore._latest_session_length
+
+    def meanwhile(self, sender_id, connection):
+        other = sqlite3.connect(db, timeout=0)
+        try:
+            other.execute("DELETE FROM events WHERE sender_id = 's1'")
+            other.commit()
+            attempts.append("deleted")
+        except sqlite3.OperationalError as error:
+            attempts.append(str(error))
+        finally:
+            other.close()
+        return original(self, sender_id, connection)
+
+    monkeypatch.setattr(CachedSQLTrackerStore, "_latest_session_length", meanwhile)
+    run(fresh.save(tracker))
+    assert attempts and all(a == "database is locked" for a in attempts), attempts
+    assert len(stored(db, "s1")) == 3 + 5
+
+
+def test_a_cached_conversation_leaves_memory_when_unused(tmp_path, domain):
+    store = CachedSQLTrackerStore(domain, dialect="sqlite", db=str(tmp_path / "t.db"), cache_idle_seconds=0.2)
+
+    async def scenario():
+        await store.save(new_tracker(domain, "s1"))
+        assert await store.retrieve("s1") is not None and "s1" in store._cache
+        await asyncio.sleep(0.1)
+        await store.save(new_tracker(domain, "s2"))
+        assert await store.retrieve("s2") is not None
+        await asyncio.sleep(0.15)  # s1 idle 0.25 s: dropped by the timer, with no call to the store
+        assert "s1" not in store._cache and "s2" in store._cache
+        await asyncio.sleep(0.2)
+        assert not store._cache
+
+    run(scenario())
+
+
+def test_an_sql_error_carries_no_parameters(tmp_path, domain):
+    import sqlalchemy as sa
+
+    db = tmp_path / "t.db"
+    store = CachedSQLTrackerStore(domain, dialect="sqlite", db=str(db))
+    tracker = new_tracker(domain, "sender-xyz")
+    turn(tracker, "my son's b12 is low", "b12_deficiency")
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    with pytest.raises(sa.exc.DBAPIError) as error:
+        run(store.save(tracker))
+    assert "refused" in str(error.value) and "parameters hidden" in str(error.value)
+    assert "son" not in str(error.value) and "sender-xyz" not in str(error.value)
+    assert stored(db, "sender-xyz") == []
