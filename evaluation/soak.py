@@ -48,6 +48,11 @@ CONVERSATION: List[Tuple[str, Optional[str]]] = [
 ]
 
 
+def _during(before: Dict[str, int], after: Optional[Dict[str, int]]) -> Optional[Dict[str, int]]:
+    """Failures counted during the run (the server's counters run from its start)."""
+    return None if after is None else {k: v - before.get(k, 0) for k, v in after.items()}
+
+
 class Soak:
     def __init__(self, url: str, duration: float, rate: float, workers: int, pids: Dict[str, int]) -> None:
         self.url = url
@@ -110,6 +115,7 @@ class Soak:
             stop.wait(1.0)
 
     def run(self) -> dict:
+        self.failures_before = store_failures(self.url) or {}
         self.start = time.monotonic()
         stop = threading.Event()
         watcher = threading.Thread(target=self._watch_memory, args=(stop,), daemon=True)
@@ -150,7 +156,7 @@ class Soak:
             "achieved_rate_per_s": round(len(latencies) / elapsed, 2) if elapsed else 0,
             "errors": len(self.errors),
             "error_examples": sorted(set(self.errors))[:10],
-            "store_failures": store_failures(self.url),
+            "store_failures": _during(self.failures_before, store_failures(self.url)),
             "latency_ms": {
                 "p50": round(percentile(latencies, 0.5) * 1000, 1),
                 "p95": round(percentile(latencies, 0.95) * 1000, 1),
