@@ -112,7 +112,7 @@ stop-cluster: ## stop the local cluster
 # start with a dash. tests/unit/test_forget.py tries hostile ids.
 unexport SENDER
 forget: export B12_FORGET_SENDER := $(value SENDER)
-forget: ## delete one conversation: make forget SENDER=<sender id>
+forget: ## delete one conversation: make forget SENDER=<stored id, e.g. rest:3f2a...>
 	@test -n "$$B12_FORGET_SENDER" || { echo "usage: make forget SENDER=<sender id>"; exit 2; }
 	$(PY) scripts/forget.py -- "$$B12_FORGET_SENDER"
 

@@ -82,6 +82,7 @@ class _Entry:
     stamp: Stamp
     length: int  # len(tracker.events) when cached
     used: float  # time.monotonic() of the last use
+    size: int = 0  # bytes of the conversation's stored events (their JSON), for the cache's byte bound
 
 
 class CachedSQLTrackerStore(SQLTrackerStore):
@@ -96,6 +97,8 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             kwargs["db"] = str(settings.resolve(kwargs["db"]))
         super().__init__(*args, **kwargs)
         self.cache_size = int(cache_size)
+        self.cache_bytes = int(settings.get("TRACKER_CACHE_BYTES"))
+        self._cached_bytes = 0
         self.cache_idle_seconds = float(cache_idle_seconds)
         self._cache: "OrderedDict[str, _Entry]" = OrderedDict()
         self._expiry: Optional[asyncio.TimerHandle] = None
@@ -133,14 +136,33 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         )
         return int(connection.execute(query).scalar_one())
 
-    def _remember(self, sender_id: str, tracker: DialogueStateTracker, stamp: Stamp) -> None:
-        if self.cache_size <= 0:
+    def _size(self, sender_id: str, connection: Any = None) -> int:
+        """Bytes of a conversation's stored events (the JSON of each), read when it is cached."""
+        events = self.SQLEvent.__table__
+        query = sa.select(sa.func.coalesce(sa.func.sum(sa.func.length(events.c.data)), 0)).where(
+            events.c.sender_id == sender_id
+        )
+        if connection is not None:
+            return int(connection.execute(query).scalar_one())
+        with self.engine.connect() as own:
+            return int(own.execute(query).scalar_one())
+
+    def _remember(self, sender_id: str, tracker: DialogueStateTracker, stamp: Stamp, size: int) -> None:
+        """Cache a tracker: at most `cache_size` conversations and TRACKER_CACHE_BYTES bytes of
+        their events, least recently used first out. A conversation bigger than the whole
+        allowance is not cached (it is read from the database each time)."""
+        if self.cache_size <= 0 or size > self.cache_bytes:
             return
-        self._cache[sender_id] = _Entry(tracker, stamp, len(tracker.events), time.monotonic())
-        self._cache.move_to_end(sender_id)
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+        self.forget_cached(sender_id)
+        self._cache[sender_id] = _Entry(tracker, stamp, len(tracker.events), time.monotonic(), size)
+        self._cached_bytes += size
+        while len(self._cache) > self.cache_size or self._cached_bytes > self.cache_bytes:
+            self._drop_oldest()
         self._schedule_expiry()
+
+    def _drop_oldest(self) -> None:
+        _, entry = self._cache.popitem(last=False)
+        self._cached_bytes -= entry.size
 
     def _schedule_expiry(self) -> None:
         """One timer at a time, due when the least recently used entry has been idle too long."""
@@ -158,11 +180,13 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         self._expiry = None
         deadline = time.monotonic() - self.cache_idle_seconds
         while self._cache and next(iter(self._cache.values())).used <= deadline:
-            self._cache.popitem(last=False)
+            self._drop_oldest()
         self._schedule_expiry()
 
     def forget_cached(self, sender_id: str) -> None:
-        self._cache.pop(sender_id, None)
+        entry = self._cache.pop(sender_id, None)
+        if entry is not None:
+            self._cached_bytes -= entry.size
 
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
         stamp = self._stamp(sender_id)  # before reading: a later change only makes it stale
@@ -177,7 +201,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         tracker = await super().retrieve(sender_id)
         if tracker is not None:
             setattr(tracker, STORED_NEWEST, stamp[1])
-            self._remember(sender_id, tracker, stamp)
+            self._remember(sender_id, tracker, stamp, self._size(sender_id))
         return tracker
 
     async def save(self, tracker: DialogueStateTracker) -> None:
@@ -185,7 +209,8 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         latest session), in one transaction under the conversation's write lock, unless the
         conversation this tracker was read from has been deleted since."""
         sender_id = tracker.sender_id
-        entry = self._cache.pop(sender_id, None)  # if saving fails, nothing stale stays behind
+        entry = self._cache.get(sender_id)
+        self.forget_cached(sender_id)  # if saving fails, nothing stale stays behind
         cached = entry is not None and entry.tracker is tracker
         await self.stream_events(tracker)
         events = self.SQLEvent.__table__
@@ -208,15 +233,16 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             if rows:
                 connection.execute(events.insert(), rows)
             stamp = self._stamp(sender_id, connection)
+            size = self._size(sender_id, connection)
             length = None if cached else self._latest_session_length(sender_id, connection)
         setattr(tracker, STORED_NEWEST, stamp[1])
         if cached:
             if stamp[0] != entry.stamp[0] + len(rows):  # someone else wrote too: read it back next time
                 return
             if not any(isinstance(event, SessionStarted) for event in new_events):
-                self._remember(sender_id, tracker, stamp)
+                self._remember(sender_id, tracker, stamp, size)
         elif len(tracker.events) == length:  # Rasa reads back only the latest session: cache only that
-            self._remember(sender_id, tracker, stamp)
+            self._remember(sender_id, tracker, stamp, size)
 
     @staticmethod
     def _row(sender_id: str, event: Event) -> Dict[str, Any]:

@@ -13,6 +13,9 @@ from b12 import settings
 logger = logging.getLogger(__name__)
 
 
+RATE_LIMITED = "You are sending messages very fast. Please wait a moment, then try again."
+
+
 def conversation_id(channel: Text, sender: Text) -> Text:
     """The tracker store's key for `sender` on `channel`. A Slack user id is visible to the whole
     workspace, so it must never name a REST conversation: ids are namespaced by channel."""

@@ -45,13 +45,12 @@ from sanic.response import HTTPResponse
 from b12 import settings
 from b12.answering import SAFE_REPLY
 from extensions import redaction
-from extensions.channels import RateLimiter, conversation_id, sender_of, too_long
+from extensions.channels import RATE_LIMITED, RateLimiter, conversation_id, sender_of, too_long
 
 logger = logging.getLogger(__name__)
 
 MAX_SENDER_CHARS = 255  # rasa.core.tracker_store.SQLTrackerStore.SQLEvent.sender_id is String(255)
 CHANNEL = "rest"  # conversation ids are "rest:<sender>" (extensions/channels/__init__.py)
-RATE_LIMITED = "You are sending messages very fast. Please wait a moment, then try again."
 BUSY = "The assistant is busy right now. Please try again in a moment."
 # X-Request-ID (set by the load balancer; the same on its retries) becomes the message's id.
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,128}")

@@ -31,7 +31,8 @@ mention stripping, button clicks, threads. This module only changes:
   assistant and the retry is the only copy of the patient's message. An event whose handling
   failed, or whose process died (claimed over CLAIM_SECONDS ago), is let through again;
 - a signed body that is not a JSON object gets 400, not 500; a message over MAX_MESSAGE_CHARS
-  (every channel's one limit) gets a short reply asking for a shorter question;
+  (every channel's one limit) gets a short reply asking for a shorter question, and a
+  conversation over RATE_LIMIT one asking to slow down (both as on REST);
 - the url_verification challenge is echoed as text/plain, the form Slack documents
   (Rasa answers with a JSON-encoded string);
 - output: text is escaped and converted to Slack mrkdwn, at most 5 buttons are sent (Rasa
@@ -60,7 +61,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from b12 import settings
 from extensions import redaction
-from extensions.channels import conversation_id, too_long
+from extensions.channels import RATE_LIMITED, RateLimiter, conversation_id, too_long
 
 logger = logging.getLogger(__name__)
 
@@ -311,6 +312,7 @@ class EnvSlackInput(RedactedSlackTurns):
     def __init__(self, *args: Any, api_url: str = DEFAULT_API_URL, **kwargs: Any) -> None:
         self.api_url = api_url if api_url.endswith("/") else api_url + "/"
         self.events = SlackEvents()
+        self.limiter = RateLimiter()
         super().__init__(*args, **kwargs)
 
     def _get_conversation_id(self, sender_id: str | None, channel_id: str | None, thread_id: str | None) -> str | None:
@@ -334,6 +336,12 @@ class EnvSlackInput(RedactedSlackTurns):
             await out.send_text_message(sender_id or "", TOO_LONG.format(limit=settings.get("MAX_MESSAGE_CHARS")))
             return no_retry
         event_id = _event_id(request)
+        if sender_id and (event_id is None or not request.headers.get(self.retry_num_header)):
+            wait = self.limiter.retry_after(sender_id)  # RATE_LIMIT per conversation, as on REST
+            if wait is not None:
+                out = self.get_output_channel((metadata or {}).get("out_channel"), (metadata or {}).get("thread_id"))
+                await out.send_text_message(sender_id, RATE_LIMITED)
+                return no_retry
         if event_id is None:
             return await super().process_message(request, on_new_message, text, sender_id, metadata)
         agent = getattr(request.app.ctx, "agent", None)

@@ -289,3 +289,24 @@ def test_an_sql_error_carries_no_parameters(tmp_path, domain):
     assert "refused" in str(error.value) and "parameters hidden" in str(error.value)
     assert "son" not in str(error.value) and "sender-xyz" not in str(error.value)
     assert stored(db, "sender-xyz") == []
+
+
+def test_the_cache_is_bounded_in_bytes_not_only_in_conversations(tmp_path, domain, monkeypatch):
+    monkeypatch.setenv("TRACKER_CACHE_BYTES", "8000")
+    store = CachedSQLTrackerStore(domain, dialect="sqlite", db=str(tmp_path / "t.db"))
+    for sender in ("a", "b", "c"):
+        tracker = new_tracker(domain, sender)
+        turn(tracker, "x" * 1200, "pernicious_anemia")  # about 3.5 kB of stored JSON each
+        run(store.save(tracker))
+        run(store.retrieve(sender))
+    assert 0 < store._cached_bytes <= 8000
+    assert list(store._cache) == ["b", "c"]  # the least recently used went first
+    assert store._cached_bytes == sum(entry.size for entry in store._cache.values())
+
+    huge = new_tracker(domain, "huge")
+    turn(huge, "y" * 9000, "pernicious_anemia")  # bigger than the whole allowance
+    run(store.save(huge))
+    assert run(store.retrieve("huge")).latest_message.text == "y" * 9000  # still served, from the database
+    assert "huge" not in store._cache and store._cached_bytes <= 8000
+    store.forget_cached("b")
+    assert store._cached_bytes == sum(entry.size for entry in store._cache.values())
