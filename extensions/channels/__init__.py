@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import Any, Optional, Text
+from typing import Any, List, Optional, Text
 
 from b12 import settings
 
@@ -26,6 +26,21 @@ def sender_of(channel: Text, conversation: Text) -> Text:
     """The channel's own sender id back from a conversation id."""
     prefix = f"{channel}:"
     return conversation[len(prefix) :] if conversation.startswith(prefix) else conversation
+
+
+def refusal(text: Text, message: Text) -> List[Text]:
+    """What a channel says when it will not process a message (too fast, too long, too busy):
+    someone reporting an emergency still gets the emergency message, and nothing else (the one
+    matcher, b12/safety.py, is cheap and needs no model); anyone else gets `message` and the
+    line on what to do if it is an emergency."""
+    from b12.crisis import crisis_lines
+    from b12.safety import emergency_category
+
+    lines = crisis_lines()
+    category = emergency_category(text[: settings.get("MAX_MESSAGE_CHARS")])
+    if category is not None:
+        return [lines.reply(category)]
+    return [message, lines.if_now(None)]
 
 
 def too_long(text: Text) -> bool:

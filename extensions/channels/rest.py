@@ -45,7 +45,7 @@ from sanic.response import HTTPResponse
 from b12 import settings
 from b12.answering import SAFE_REPLY
 from extensions import redaction
-from extensions.channels import RATE_LIMITED, RateLimiter, conversation_id, sender_of, too_long
+from extensions.channels import RATE_LIMITED, RateLimiter, conversation_id, refusal, sender_of, too_long
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +56,12 @@ BUSY = "The assistant is busy right now. Please try again in a moment."
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,128}")
 
 
-def _refusal(status: int, code: Text, message: Text, retry_after: int) -> HTTPResponse:
-    return response.json({"error": code, "message": message}, status=status, headers={"Retry-After": str(retry_after)})
+def _refusal(status: int, code: Text, said: List[Text], retry_after: int) -> HTTPResponse:
+    """A message that is not processed: the code and Retry-After for the client, and in "message"
+    what `refusal()` tells the patient (the emergency message, if the message reports one)."""
+    return response.json(
+        {"error": code, "message": " ".join(said)}, status=status, headers={"Retry-After": str(retry_after)}
+    )
 
 
 class BadRequestError(Exception):
@@ -234,10 +238,10 @@ class SafeRestInput(RestInput):
             wait = self.limiter.retry_after(conversation)
             if wait is not None:
                 logger.info("Rate limited a conversation for %ss.", wait)
-                return _refusal(429, "rate_limited", RATE_LIMITED, wait)
+                return _refusal(429, "rate_limited", refusal(text, RATE_LIMITED), wait)
             if Pending.full():
                 logger.error("Refused a message: %d turns are already in progress.", Pending.count)
-                return _refusal(503, "busy", BUSY, 5)
+                return _refusal(503, "busy", refusal(text, BUSY), 5)
 
             message_id = request.headers.get("x-request-id")
             if message_id is not None and not REQUEST_ID.fullmatch(message_id):

@@ -61,7 +61,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from b12 import settings
 from extensions import redaction
-from extensions.channels import RATE_LIMITED, RateLimiter, conversation_id, too_long
+from extensions.channels import RATE_LIMITED, RateLimiter, conversation_id, refusal, too_long
 
 logger = logging.getLogger(__name__)
 
@@ -333,14 +333,16 @@ class EnvSlackInput(RedactedSlackTurns):
         no_retry = response.text("", status=HTTPStatus.OK, headers={"X-Slack-No-Retry": "1"})
         if too_long(text):
             out = self.get_output_channel((metadata or {}).get("out_channel"), (metadata or {}).get("thread_id"))
-            await out.send_text_message(sender_id or "", TOO_LONG.format(limit=settings.get("MAX_MESSAGE_CHARS")))
+            for line in refusal(text, TOO_LONG.format(limit=settings.get("MAX_MESSAGE_CHARS"))):
+                await out.send_text_message(sender_id or "", line)
             return no_retry
         event_id = _event_id(request)
         if sender_id and (event_id is None or not request.headers.get(self.retry_num_header)):
             wait = self.limiter.retry_after(sender_id)  # RATE_LIMIT per conversation, as on REST
             if wait is not None:
                 out = self.get_output_channel((metadata or {}).get("out_channel"), (metadata or {}).get("thread_id"))
-                await out.send_text_message(sender_id, RATE_LIMITED)
+                for line in refusal(text, RATE_LIMITED):
+                    await out.send_text_message(sender_id, line)
                 return no_retry
         if event_id is None:
             return await super().process_message(request, on_new_message, text, sender_id, metadata)

@@ -206,6 +206,9 @@ def test_one_conversation_sending_too_fast_is_slowed_and_no_other(servers):
     assert [s for s, _, _ in statuses[:30]] == [200] * 30
     status, reply, _ = statuses[-1]
     assert status == 429 and reply["error"] == "rate_limited" and "wait a moment" in reply["message"]
+    assert "911" in reply["message"]  # what to do if it is an emergency
+    status, reply, _ = chat(URL, "my tongue is swelling and i cant breathe", fast, timeout=30)
+    assert status == 429 and reply["message"].startswith("This may be an emergency")  # care first, even now
     assert chat(URL, "hi", new_sender("calm"), timeout=30).status == 200
 
 

@@ -4,7 +4,7 @@ checks, and Slack's event store, without servers."""
 import pytest
 import sqlalchemy as sa
 
-from extensions.channels import RateLimiter, conversation_id, sender_of, too_long
+from extensions.channels import RATE_LIMITED, RateLimiter, conversation_id, refusal, sender_of, too_long
 from extensions.channels.rest import BadRequestError, check_content_type, parse_body
 from extensions.channels.slack import CLAIM_SECONDS, SlackEvents
 
@@ -94,3 +94,12 @@ def test_two_stores_on_one_database_share_what_they_saw(tmp_path):
         store.bind(type("Store", (), {"engine": engine})())
     assert one.claim("Ev4", now=1000.0)
     assert not two.claim("Ev4", now=1001.0)  # the other Rasa process drops the retry
+
+
+def test_a_refused_message_that_reports_an_emergency_still_gets_emergency_care():
+    from b12.crisis import crisis_lines
+
+    said = refusal("my tongue is swelling and i cant breathe", RATE_LIMITED)
+    assert said == [crisis_lines().reply("allergic_reaction")] and "911" in said[0]
+    ordinary = refusal("what is pernicious anemia?", RATE_LIMITED)
+    assert ordinary == [RATE_LIMITED, crisis_lines().if_now(None)]

@@ -8,6 +8,9 @@ import yaml
 
 from b12 import settings
 from b12.answering import SAFE_REPLY
+from extensions.channels import RATE_LIMITED
+from extensions.channels.rest import BUSY
+from extensions.channels.slack import TOO_LONG
 
 ROOT = settings.ROOT
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text())
@@ -26,6 +29,9 @@ RESPONSES = {
 }
 # Messages written outside domain.yml: the REST channel's safe reply and the widget's own text.
 RESPONSES["rest: safe reply"] = SAFE_REPLY
+RESPONSES["channels: too fast"] = RATE_LIMITED
+RESPONSES["rest: busy"] = BUSY
+RESPONSES["slack: too long"] = TOO_LONG.format(limit=10000)
 RESPONSES["widget: assistant unreachable"] = _js_text(r"const ERROR_TEXT =(.*?);")
 RESPONSES["widget: notice"] = _js_text(r'"b12c-notice",(\s*"[^"]*")')
 # The emergency and crisis messages, filled in with every region's numbers.
