@@ -95,6 +95,8 @@ SETTINGS: Dict[str, Setting] = {
             "REDIS_DB": ("1", "int", "Redis database number"),
             "REDIS_PASSWORD": (None, "secret", "Redis password (Rasa expands it; never written to a file)"),
             "TRACKER_CACHE_BYTES": ("67108864", "int", "bytes of stored events the tracker cache keeps per process"),
+            "LOCK_MAX_HOLD_SECONDS": ("120", "float", "longest a turn keeps renewing its Redis lock"),
+            "LOCK_MAX_WAIT_SECONDS": ("120", "float", "longest a message waits for its conversation's Redis lock"),
             "LOCK_POLL_SECONDS": ("0.2", "float", "how often a queued message checks the Redis lock"),
             "TICKET_LOCK_LIFETIME": ("60", "float", "how long a dead process's lock blocks (Rasa's; cluster.sh: 20)"),
             "RETENTION_DAYS": ("30", "float", "make retention deletes conversations idle this long"),

@@ -82,8 +82,14 @@ class AtomicRedisLockStore(RedisLockStore):
             self.cleanup(conversation_id, ticket)
 
     async def _keep_alive(self, conversation_id: Text, ticket: int, lifetime: float) -> None:
+        """Renew the served ticket every third of its lifetime, for at most LOCK_MAX_HOLD_SECONDS:
+        a turn stuck for good must not hold its conversation for good."""
+        until = time.monotonic() + settings.get("LOCK_MAX_HOLD_SECONDS")
         while True:
             await asyncio.sleep(max(0.05, lifetime / 3))
+            if time.monotonic() > until:
+                logger.error("A turn held its conversation's lock past LOCK_MAX_HOLD_SECONDS; no longer renewed.")
+                return
             try:
                 if not self._renew(conversation_id, ticket, lifetime):
                     logger.error("A served lock ticket was gone before its turn ended.")
@@ -101,7 +107,10 @@ class AtomicRedisLockStore(RedisLockStore):
         The queue is also polled every LOCK_POLL_SECONDS rather than every second."""
         lifetime = self._lifetimes.get((conversation_id, ticket), LOCK_LIFETIME)
         poll = min(wait_time_in_seconds, settings.get("LOCK_POLL_SECONDS"))
+        give_up = time.monotonic() + settings.get("LOCK_MAX_WAIT_SECONDS")
         while True:
+            if time.monotonic() > give_up:  # the turn ahead is stuck: this message fails (safe reply)
+                break
             lock = self.get_lock(conversation_id)
             if not lock:
                 break

@@ -108,6 +108,9 @@ class Turn:
     def __post_init__(self) -> None:
         self._forms = forms(self.text) if len(self.text.strip()) >= 3 else []
         ids = forms(self.sender_id) if self.sender_id and len(self.sender_id) >= 3 else []
+        bare = (self.sender_id or "").split(":", 1)[-1]  # "rest:<sender>" -> the client's own id
+        if bare != self.sender_id and len(bare) >= 3:
+            ids += forms(bare)
         self._id_patterns = [re.compile(r"(?<![\w-])" + re.escape(form) + r"(?![\w-])") for form in ids]
 
     def redact(self, line: Text) -> Text:

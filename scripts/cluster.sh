@@ -189,6 +189,16 @@ $servers    keepalive 16;
       default_type application/json;
       return 503 '{"error": "unavailable", "message": "The assistant is not available right now. Please try again."}';
     }
+    # Slack's events all come from a few of Slack's addresses: never limited here (the Rasa
+    # processes still limit each conversation).
+    location /webhooks/slack/ {
+      proxy_pass http://rasa;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$host;
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_read_timeout 60s;
+    }
     location / {
       limit_req zone=perclient burst=40 nodelay;
       proxy_pass http://rasa;

@@ -86,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     verb = "Would delete" if args.dry_run else "Deleted"
     print(f"{verb} {count} event(s) of that conversation." if count else "No conversation with that sender id.")
+    if not count and not args.sender_id.startswith(("rest:", "slack:")):
+        print("Conversations are stored per channel: give rest:<sender> or slack:<user>.", file=sys.stderr)
     return 0
 
 

@@ -54,9 +54,11 @@ def main() -> None:
     sys.path[0] = str(ROOT)
     from b12 import settings
     from extensions import fixes, redaction
+    from extensions.channels import check_rate_limit
 
     try:
         settings.check()  # a bad value stops here, naming the variable
+        check_rate_limit()
     except settings.SettingError as e:
         sys.exit(f"b12/settings.py: {e}")
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", settings.raw("RASA_TELEMETRY_ENABLED"))

@@ -28,19 +28,37 @@ def sender_of(channel: Text, conversation: Text) -> Text:
     return conversation[len(prefix) :] if conversation.startswith(prefix) else conversation
 
 
-def refusal(text: Text, message: Text) -> List[Text]:
-    """What a channel says when it will not process a message (too fast, too long, too busy):
-    someone reporting an emergency still gets the emergency message, and nothing else (the one
-    matcher, b12/safety.py, is cheap and needs no model); anyone else gets `message` and the
-    line on what to do if it is an emergency."""
+def emergency_reply(text: Text) -> Optional[Text]:
+    """The emergency message when `text` reports an emergency, else None: the one matcher
+    (b12/safety.py), which is cheap and needs no model, so a channel can ask it even for a
+    message it will not process."""
     from b12.crisis import crisis_lines
     from b12.safety import emergency_category
 
-    lines = crisis_lines()
     category = emergency_category(text[: settings.get("MAX_MESSAGE_CHARS")])
-    if category is not None:
-        return [lines.reply(category)]
-    return [message, lines.if_now(None)]
+    return crisis_lines().reply(category) if category is not None else None
+
+
+def refusal(text: Text, message: Text) -> List[Text]:
+    """What a channel says when it will not process a message (too fast, too long, too busy,
+    the assistant failing): someone reporting an emergency still gets the emergency message,
+    and nothing else; anyone else gets `message` and the line on what to do in an emergency."""
+    from b12.crisis import crisis_lines
+
+    urgent = emergency_reply(text)
+    return [urgent] if urgent is not None else [message, crisis_lines().if_now(None)]
+
+
+def check_rate_limit() -> None:
+    """RATE_LIMIT is readable (the launcher calls it; a typo must not switch the limit off)."""
+    from limits import parse
+
+    try:
+        parse(settings.get("RATE_LIMIT"))
+    except ValueError:
+        raise settings.SettingError(
+            f"RATE_LIMIT={settings.raw('RATE_LIMIT')!r}: expected a rate such as 30/minute"
+        ) from None
 
 
 def too_long(text: Text) -> bool:
@@ -50,9 +68,11 @@ def too_long(text: Text) -> bool:
 
 class RateLimiter:
     """Per-conversation limit on messages (RATE_LIMIT, e.g. "30/minute"), with the `limits`
-    library: in process memory, or in Redis when REDIS_HOST is set so that every Rasa process
-    counts the same messages. Created on first use; a storage failure lets the message through
-    (a limit must never stop an emergency report because Redis is down) and is logged."""
+    library's fixed windows: in process memory (expired windows are dropped, so invented ids do
+    not pile up), or in Redis when REDIS_HOST is set so that every Rasa process counts the same
+    messages (with socket timeouts: a Redis that hangs never holds up the event loop for long).
+    Created on first use; an unreachable Redis lets the message through (a limit must never
+    stop an emergency report) and is logged. The launcher refuses a RATE_LIMIT it cannot read."""
 
     def __init__(self) -> None:
         self._limiter: Any = None
@@ -64,13 +84,14 @@ class RateLimiter:
         self._item = parse(settings.get("RATE_LIMIT"))
         host = settings.raw("REDIS_HOST")
         if host:
-            password = settings.raw("REDIS_PASSWORD") or ""
-            auth = f":{password}@" if password else ""
-            url = f"redis://{auth}{host}:{settings.get('REDIS_PORT')}/{settings.get('REDIS_DB')}"
-            backend = storage.RedisStorage(url)
+            url = f"redis://{host}:{settings.get('REDIS_PORT')}/{settings.get('REDIS_DB')}"
+            options = {"socket_timeout": 2, "socket_connect_timeout": 2}
+            if settings.raw("REDIS_PASSWORD"):
+                options["password"] = settings.raw("REDIS_PASSWORD")  # never in the URL: any character works
+            backend = storage.RedisStorage(url, **options)
         else:
             backend = storage.MemoryStorage()
-        self._limiter = strategies.MovingWindowRateLimiter(backend)
+        self._limiter = strategies.FixedWindowRateLimiter(backend)
 
     def retry_after(self, key: Text) -> Optional[int]:
         """None when a message for `key` may go ahead (and counts it); else seconds to wait."""

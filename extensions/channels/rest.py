@@ -45,7 +45,15 @@ from sanic.response import HTTPResponse
 from b12 import settings
 from b12.answering import SAFE_REPLY
 from extensions import redaction
-from extensions.channels import RATE_LIMITED, RateLimiter, conversation_id, refusal, sender_of, too_long
+from extensions.channels import (
+    RATE_LIMITED,
+    RateLimiter,
+    conversation_id,
+    emergency_reply,
+    refusal,
+    sender_of,
+    too_long,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -65,9 +73,10 @@ def _refusal(status: int, code: Text, said: List[Text], retry_after: int) -> HTT
 
 
 class BadRequestError(Exception):
-    def __init__(self, status: int, code: Text, message: Text) -> None:
+    def __init__(self, status: int, code: Text, message: Text, text: Optional[Text] = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.text = text  # the patient's message, when it was readable (too long, for example)
 
     def response(self) -> HTTPResponse:
         return response.json({"error": self.code, "message": self.message}, status=self.status)
@@ -105,17 +114,21 @@ def parse_body(body: bytes) -> Tuple[Text, Text, Optional[Dict[Text, Any]], Opti
         raise BadRequestError(400, "invalid_message", 'The field "message" must be a string.')
     if too_long(message):
         limit = settings.get("MAX_MESSAGE_CHARS")
-        raise BadRequestError(413, "message_too_long", f"The message is longer than {limit} characters.")
+        raise BadRequestError(413, "message_too_long", f"The message is longer than {limit} characters.", text=message)
 
     sender = payload.get("sender")
     if sender is None:
         # Without one, every such message would share Rasa's one "default" conversation.
         raise BadRequestError(400, "missing_sender", 'The field "sender" is required: a random id kept per visitor.')
-    if not isinstance(sender, str) or not 1 <= len(sender) <= MAX_SENDER_CHARS - len(CHANNEL) - 1:
+    if (
+        not isinstance(sender, str)
+        or not 1 <= len(sender) <= MAX_SENDER_CHARS - len(CHANNEL) - 1
+        or not sender.isprintable()  # no NUL or control characters: PostgreSQL refuses NUL
+    ):
         raise BadRequestError(
             400,
             "invalid_sender",
-            f'The field "sender" must be a string of 1 to {MAX_SENDER_CHARS - len(CHANNEL) - 1} characters.',
+            f'The field "sender" must be 1 to {MAX_SENDER_CHARS - len(CHANNEL) - 1} printable characters.',
         )
 
     for field, value in (("message", message), ("sender", sender)):
@@ -231,11 +244,20 @@ class SafeRestInput(RestInput):
                 sender, text, metadata, input_channel = parse_body(request.body or b"")
             except BadRequestError as bad:
                 logger.info("Rejected a webhook request: %s", bad.code)
+                urgent = emergency_reply(bad.text) if bad.text else None
+                if urgent is not None:  # too long, but it reports an emergency: care first
+                    return response.json([{"text": urgent}])
                 return bad.response()
-            channel = input_channel or self.name()
+            channel = self.name()  # a client's "input_channel" never names another channel
             conversation = conversation_id(CHANNEL, sender)
 
+            urgent = None
             wait = self.limiter.retry_after(conversation)
+            if wait is not None or Pending.full():
+                urgent = emergency_reply(text)
+            if urgent is not None:  # not processed, but someone reporting an emergency gets care first
+                logger.info("Answered an emergency report that was over a limit, without processing it.")
+                return response.json([{"recipient_id": sender, "text": urgent}])
             if wait is not None:
                 logger.info("Rate limited a conversation for %ss.", wait)
                 return _refusal(429, "rate_limited", refusal(text, RATE_LIMITED), wait)
@@ -251,7 +273,7 @@ class SafeRestInput(RestInput):
                     await held.enter_async_context(self._replay_lock(request, conversation, message_id))
                 except Exception as e:  # the lock store (Redis) is down: never a 500
                     logger.error("The conversation lock is unavailable (%s); sent the safe reply.", type(e).__name__)
-                    return response.json([{"recipient_id": sender, "text": SAFE_REPLY}])
+                    return response.json([{"recipient_id": sender, "text": emergency_reply(text) or SAFE_REPLY}])
                 if message_id:
                     replay = await self._replay(request, conversation, message_id, text)
                     if replay is not None:

@@ -42,6 +42,7 @@ mention stripping, button clicks, threads. This module only changes:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -60,8 +61,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from b12 import settings
+from b12.answering import SAFE_REPLY
 from extensions import redaction
-from extensions.channels import RATE_LIMITED, RateLimiter, conversation_id, refusal, too_long
+from extensions.channels import RATE_LIMITED, RateLimiter, conversation_id, emergency_reply, refusal, too_long
 
 logger = logging.getLogger(__name__)
 
@@ -258,7 +260,12 @@ class RedactedSlackTurns(SlackInput):
             try:
                 return await on_new_message(message)
             except Exception:
-                logger.exception("Handling a Slack message failed.")
+                logger.exception("Handling a Slack message failed; sent the safe reply.")
+                try:  # never silence: the safe reply, or emergency care for an emergency report
+                    said = emergency_reply(text or "") or SAFE_REPLY  # SAFE_REPLY names the emergency number
+                    await message.output_channel.send_text_message(message.sender_id or "", said)
+                except Exception as e:  # Slack itself unreachable: nothing more can be done
+                    logger.error("Could not send the safe reply to Slack (%s).", type(e).__name__)
 
         token = redaction.TURN.set(redaction.Turn(text or "", sender_id))
         try:
@@ -331,30 +338,33 @@ class EnvSlackInput(RedactedSlackTurns):
         event was answered or is being answered. Interactive payloads (button clicks) carry no
         event id and are handled as they come."""
         no_retry = response.text("", status=HTTPStatus.OK, headers={"X-Slack-No-Retry": "1"})
-        if too_long(text):
-            out = self.get_output_channel((metadata or {}).get("out_channel"), (metadata or {}).get("thread_id"))
-            for line in refusal(text, TOO_LONG.format(limit=settings.get("MAX_MESSAGE_CHARS"))):
-                await out.send_text_message(sender_id or "", line)
-            return no_retry
         event_id = _event_id(request)
-        if sender_id and (event_id is None or not request.headers.get(self.retry_num_header)):
-            wait = self.limiter.retry_after(sender_id)  # RATE_LIMIT per conversation, as on REST
-            if wait is not None:
-                out = self.get_output_channel((metadata or {}).get("out_channel"), (metadata or {}).get("thread_id"))
-                for line in refusal(text, RATE_LIMITED):
-                    await out.send_text_message(sender_id, line)
+        if event_id is not None:
+            agent = getattr(request.app.ctx, "agent", None)
+            try:
+                self.events.bind(getattr(agent, "tracker_store", None))
+                new = self.events.claim(event_id)
+            except Exception as e:  # the database is down: handle it (a duplicate beats silence)
+                logger.error("Could not record a Slack event (%s); handling it anyway.", type(e).__name__)
+                event_id, new = None, True
+            if not new:
+                logger.info(
+                    "Dropped Slack retry #%s (%s): its event was already answered or is being answered.",
+                    request.headers.get(self.retry_num_header),
+                    request.headers.get(self.retry_reason_header),
+                )
                 return no_retry
+        refused = None
+        if too_long(text):
+            refused = TOO_LONG.format(limit=settings.get("MAX_MESSAGE_CHARS"))
+        elif sender_id and self.limiter.retry_after(sender_id) is not None:  # RATE_LIMIT, as on REST
+            refused = RATE_LIMITED
+        if refused is not None:  # acknowledged now; the reply goes out after (Slack waits 3 s at most)
+            out = self.get_output_channel((metadata or {}).get("out_channel"), (metadata or {}).get("thread_id"))
+            self._post_later(out, sender_id or "", refusal(text, refused), event_id)
+            return no_retry
         if event_id is None:
             return await super().process_message(request, on_new_message, text, sender_id, metadata)
-        agent = getattr(request.app.ctx, "agent", None)
-        self.events.bind(getattr(agent, "tracker_store", None))
-        if not self.events.claim(event_id):
-            logger.info(
-                "Dropped Slack retry #%s (%s): its event was already answered or is being answered.",
-                request.headers.get(self.retry_num_header),
-                request.headers.get(self.retry_reason_header),
-            )
-            return no_retry
 
         async def handle(message: UserMessage) -> Any:
             try:
@@ -366,6 +376,20 @@ class EnvSlackInput(RedactedSlackTurns):
             return result
 
         return await self._handle_now(request, handle, text, sender_id, metadata)
+
+    def _post_later(self, out: OutputChannel, recipient: str, lines: List[str], event_id: Optional[str]) -> None:
+        async def post() -> None:
+            try:
+                for line in lines:
+                    await out.send_text_message(recipient, line)
+            except Exception as e:
+                logger.error("Could not post a reply to Slack (%s).", type(e).__name__)
+            if event_id is not None:
+                self.events.finish(event_id, answered=True)
+
+        task = asyncio.ensure_future(post())
+        self._background_tasks.add(task)
+        task.add_done_callback(self._background_tasks.discard)
 
     async def _handle_now(self, request: Request, handle: Any, text: str, sender_id: Any, metadata: Any) -> Any:
         """Rasa's own handling of a user message, whatever the retry headers say (the event

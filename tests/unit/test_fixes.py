@@ -220,9 +220,9 @@ def test_a_failed_save_or_read_is_never_hidden(monkeypatch, caplog):
     from rasa.core.tracker_store import FailSafeTrackerStore
     from rasa.shared.core.trackers import DialogueStateTracker
 
-    for name in ("save", "retrieve", "retrieve_full_tracker", "_b12_no_fallback"):
-        if hasattr(FailSafeTrackerStore, name):
-            monkeypatch.setattr(FailSafeTrackerStore, name, getattr(FailSafeTrackerStore, name))
+    for name in ("save", "retrieve", "retrieve_full_tracker"):
+        monkeypatch.setattr(FailSafeTrackerStore, name, getattr(FailSafeTrackerStore, name))
+    monkeypatch.setattr(FailSafeTrackerStore, "_b12_no_fallback", False, raising=False)
     monkeypatch.setattr(fixes, "STORE_FAILURES", {"save": 0, "retrieve": 0})
     store = FailSafeTrackerStore(BrokenStore())
     tracker = DialogueStateTracker("rest:someone", [])
