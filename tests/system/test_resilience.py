@@ -36,10 +36,10 @@ from tests.harness import (
     listening_addresses,
     new_sender,
     port,
-    restarted,
     port_open,
     read_pid,
     request,
+    restarted,
     texts,
     wait_until,
 )
