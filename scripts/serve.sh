@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Start, stop or check the action server and the Rasa server in the background.
-#   scripts/serve.sh start|stop|status   (start-actions: the action server alone;
+#   scripts/serve.sh start|stop|status   (start-actions: the action server alone; stop-one NAME;
 #   shell: rasa shell in this terminal, for make shell)
 # Every setting, its default and its meaning: b12/settings.py (`python -m b12.settings`).
 # The endpoints file is written to $RUN_DIR/endpoints.yml from the environment
