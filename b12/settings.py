@@ -60,6 +60,8 @@ SETTINGS: Dict[str, Setting] = {
             "SHELL_PORT": ("5006", "int", "port of the Rasa server make shell runs (on 127.0.0.1)"),
             "CORS_ORIGINS": (None, "text", "origins allowed to call REST from a browser (default: the demo page)"),
             "RASA_START_TIMEOUT": ("120", "int", "seconds the launcher waits for Rasa to answer"),
+            "RASA_STARTSECS": ("20", "int", "supervisord: Rasa exiting sooner after a start is a failed start"),
+            "RESTART_RETRIES": ("3", "int", "supervisord: failed starts in a row before a server is left FATAL"),
             "LOG_LEVEL": ("INFO", "text", "log level of the Rasa server (no message text at INFO)"),
             "LOG_LEVEL_LIBRARIES": ("ERROR", "text", "log level of the libraries Rasa uses"),
             "RASA_TELEMETRY_ENABLED": ("false", "text", "Rasa's telemetry and Sentry reports (off)"),

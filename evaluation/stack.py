@@ -42,6 +42,20 @@ def read_pid(pidfile: Path) -> int:
     return int(pidfile.read_text().split()[0])
 
 
+def supervised_pid(run_dir: Path, name: str) -> Optional[int]:
+    """The pid of server `name` in `run_dir`, from its supervisord (scripts/serve.sh) when that
+    runs: the current process even just after a restart, None while it is down. Without a
+    supervisord there, the pid file."""
+    conf = run_dir / "supervisord.conf"
+    if (run_dir / "supervisor.sock").exists() and conf.exists():
+        ctl = Path(settings.get("VENV")) / "bin" / "supervisorctl"
+        done = subprocess.run([str(ctl), "-c", str(conf), "pid", name], capture_output=True, text=True, timeout=30)
+        if done.stdout.strip().isdigit():
+            return int(done.stdout) or None
+    path = run_dir / f"{name}.pid"
+    return read_pid(path) if path.exists() else None
+
+
 class Stack:
     """The assistant (action server + Rasa server, optionally the demo page) through
     scripts/serve.sh, on `rasa_port` and `actions_port`, in `home` (a new temporary folder when
@@ -86,10 +100,10 @@ class Stack:
             base.update(WEB_PORT=str(self.web_port), SERVE_WEB="1")
         return clean_env({**base, **self.extra, **extra})
 
-    def serve(self, command: str, check: bool = True, **extra: str) -> subprocess.CompletedProcess:
-        """scripts/serve.sh `command`; with check, a failure fails the test with the log's end."""
+    def serve(self, command: str, *args: str, check: bool = True, **extra: str) -> subprocess.CompletedProcess:
+        """scripts/serve.sh `command` `args`; with check, a failure fails the test with the log's end."""
         done = subprocess.run(
-            [str(ROOT / "scripts" / "serve.sh"), command],
+            [str(ROOT / "scripts" / "serve.sh"), command, *args],
             cwd=ROOT,
             env=self.env(**extra),
             timeout=300,
@@ -108,9 +122,13 @@ class Stack:
     def stop(self) -> None:
         self.serve("stop", check=False)
 
+    def stop_one(self, name: str) -> None:
+        """Stop one server through its supervisor: it stays down until the next start()."""
+        self.serve("stop-one", name)
+
     def pid(self, name: str) -> Optional[int]:
-        path = self.run_dir / f"{name}.pid"
-        return read_pid(path) if path.exists() else None
+        """The running process of server `name` (actions, rasa, web): None when it does not run."""
+        return supervised_pid(self.run_dir, name)
 
     def keep_logs(self) -> None:
         """serve.sh starts each server with a fresh log: keep the old one (for the privacy checks)."""
@@ -195,6 +213,11 @@ class Cluster:
 
     def pidfile(self, port: int) -> Path:
         return self.home / "cluster" / f"rasa-{port}" / "rasa.pid"
+
+    def pid(self, name: str, port: Optional[int] = None) -> Optional[int]:
+        """The running process of the action server, or of the Rasa process on `port` (each runs
+        under a supervisord of its own, scripts/serve.sh): None when it does not run."""
+        return supervised_pid(self.home / "cluster" / (f"rasa-{port}" if name == "rasa" else name), name)
 
     def remove(self) -> None:
         if not settings.get("B12_KEEP_TEST_DIR"):

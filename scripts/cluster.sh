@@ -7,7 +7,10 @@
 #
 # Installs the Debian packages postgresql, redis-server and nginx when missing (apt-get, as root
 # or through sudo). Everything it runs lives under $RUN_DIR (.run): pg/ (database files), redis/,
-# nginx/, cluster/ (Rasa and action server logs and pid files, secrets.env). Data survives
+# nginx/, cluster/ (Rasa and action server logs and pid files, secrets.env). The Rasa processes and
+# the action server run under scripts/serve.sh, each RUN_DIR with its own supervisord, so one that
+# dies is started again (docs/deployment.md); PostgreSQL, Redis and nginx are not supervised here
+# (`start` again starts what is missing). Data survives
 # `stop`/`start`; `rm -rf $RUN_DIR/pg` forgets every conversation.
 # The database and Redis passwords are generated on first start into $RUN_DIR/cluster/secrets.env
 # (mode 600, git-ignored), unless DB_PASSWORD / REDIS_PASSWORD are already set. They reach Rasa

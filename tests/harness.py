@@ -18,9 +18,21 @@ from typing import Any, Dict, Iterator, List, Optional
 from b12 import settings
 from b12.answering import SAFE_REPLY
 from evaluation.common import Reply, request, texts, webhook
-from evaluation.stack import MODEL, Cluster, Stack, clean_env, port, read_pid
+from evaluation.stack import MODEL, Cluster, Stack, clean_env, port, read_pid, supervised_pid
 
-__all__ = ["MODEL", "SAFE_REPLY", "Cluster", "Stack", "chat", "clean_env", "port", "read_pid", "request", "texts"]
+__all__ = [
+    "MODEL",
+    "SAFE_REPLY",
+    "Cluster",
+    "Stack",
+    "chat",
+    "clean_env",
+    "port",
+    "read_pid",
+    "request",
+    "supervised_pid",
+    "texts",
+]
 
 ROOT = settings.ROOT
 
@@ -102,6 +114,27 @@ def kill9(pidfile: Path) -> int:
     os.kill(pid, signal.SIGKILL)
     wait_until(lambda: not Path(f"/proc/{pid}").exists() or "Z" in _state(pid), 10)
     return pid
+
+
+def restarted(pid_of, old_pid: int, url: str, timeout: float) -> float:
+    """Seconds until a killed server is running again as a new process (`pid_of()`, asked of
+    its supervisord) and `url` answers; fails the test after `timeout`."""
+    import urllib.request
+
+    start = time.monotonic()
+
+    def answers() -> bool:
+        pid = pid_of()
+        if pid in (None, old_pid):
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=2) as reply:
+                return reply.status == 200
+        except OSError:
+            return False
+
+    assert wait_until(answers, timeout, interval=0.2), f"not running again within {timeout}s: {url}"
+    return time.monotonic() - start
 
 
 def _state(pid: int) -> str:

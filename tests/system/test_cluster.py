@@ -36,6 +36,7 @@ from tests.harness import (
     port,
     port_open,
     request,
+    restarted,
     run_parallel,
     texts,
 )
@@ -81,6 +82,8 @@ def cluster():
         c.remove()
         leftover = [p for p in c.all_ports() if port_open(p)]
         assert not leftover, f"still listening after stop: {leftover}"
+        ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout.splitlines()
+        assert not [line for line in ps if str(c.home) in line], "a process is left after stop"
 
 
 def test_everything_listens_on_loopback_only(cluster):
@@ -194,7 +197,8 @@ def test_killing_one_rasa_process_mid_load_loses_no_event(cluster):
     processes (the action server is paused for a second, so each holds its conversation's
     lock), Rasa on :5501 gets SIGKILL. nginx retries those messages on :5502, where they wait
     for the dead process's locks to expire (TICKET_LOCK_LIFETIME, 20 s in cluster.sh). Every
-    message gets its real answer, and every conversation is stored whole, in order, once."""
+    message gets its real answer, and every conversation is stored whole, in order, once. The
+    killed process is started again by its supervisord and answers as well."""
     conversations = [sender(f"load{i}") for i in range(6)]
     results: dict = {s: [] for s in conversations}
     first_turns_done = threading.Barrier(len(conversations) + 1, timeout=120)
@@ -210,7 +214,9 @@ def test_killing_one_rasa_process_mid_load_loses_no_event(cluster):
     threads = [threading.Thread(target=converse, args=(s,)) for s in conversations]
     for t in threads:
         t.start()
-    actions_pid = int((cluster.home / "cluster" / "actions" / "actions.pid").read_text())
+    actions_pid = cluster.pid("actions")
+    killed = cluster.pid("rasa", RASA_A)
+    assert killed and int(cluster.pidfile(RASA_A).read_text()) == killed
     first_turns_done.wait()
     os.kill(actions_pid, signal.SIGSTOP)  # the second messages now hold their locks
     try:
@@ -221,7 +227,9 @@ def test_killing_one_rasa_process_mid_load_loses_no_event(cluster):
     for t in threads:
         t.join(240)
     assert not any(t.is_alive() for t in threads), "a conversation did not finish"
-    assert not port_open(RASA_A)
+    # its supervisord starts the killed process again (scripts/serve.sh), as in production
+    seconds = restarted(lambda: cluster.pid("rasa", RASA_A), killed, f"{A}/", 240)
+    assert int(cluster.pidfile(RASA_A).read_text()) == cluster.pid("rasa", RASA_A)
     nginx_log = (cluster.home / "nginx" / "error.log").read_text()
     assert f'upstream: "http://127.0.0.1:{RASA_A}' in nginx_log, "no message was in progress on the killed process"
 
@@ -233,12 +241,27 @@ def test_killing_one_rasa_process_mid_load_loses_no_event(cluster):
         check_turns(conversation_events(engine, s), [m for m, _ in SCRIPT])
     slowest = max(r[4] for rows in results.values() for r in rows)
     logs = " ".join(p.read_text(errors="replace") for p in (cluster.home / "cluster").glob("rasa-*/rasa.log"))
-    print(f"slowest reply {slowest:.1f}s; retried turns answered from the tracker: {logs.count('replayed')}")
+    print(
+        f"slowest reply {slowest:.1f}s; retried turns answered from the tracker: {logs.count('replayed')}; "
+        f"the killed process answered again after {seconds:.1f}s"
+    )
 
-    # the survivor keeps answering, including conversations that were on the dead process
-    for s in conversations[:2]:
-        status, reply, _ = chat(LB, "is that for life?", s)
-        assert status == 200 and "lifelong" in joined(reply)
+    # both keep answering, the restarted one too, conversations that were on the dead process included
+    for n, s in enumerate(conversations[:4]):
+        status, reply, _ = chat((A, B)[n % 2], "is that for life?", s)
+        assert status == 200 and "lifelong" in joined(reply), reply
+        check_turns(conversation_events(engine, s), [m for m, _ in SCRIPT] + ["is that for life?"])
+
+
+def test_the_shared_action_server_killed_with_kill_9_comes_back(cluster):
+    s = sender("actions-kill")
+    assert "parietal cells" in joined(chat(LB, "what is pernicious anemia?", s)[1])
+    old = cluster.pid("actions")
+    os.kill(old, signal.SIGKILL)
+    restarted(lambda: cluster.pid("actions"), old, f"http://127.0.0.1:{ACTIONS}/health", 30)
+    for base in (A, B):  # the next question on each process is answered
+        status, reply, _ = chat(base, "how is it treated?", s)
+        assert status == 200 and "standard of care" in joined(reply) and SAFE_REPLY not in texts(reply), reply
 
 
 def test_logs_carry_no_message_text_and_no_sender_id(cluster):

@@ -1,8 +1,9 @@
 """Resilience, privacy and security of one Rasa server and its action server, booted here by
 scripts/serve.sh on ports 5405/5455 with a throwaway SQLite tracker store.
 
-The tests run in file order against one stack: faults are injected (action server killed or
-hung, Rasa killed with SIGKILL and restarted) and the last test reads every log line written.
+The tests run in file order against one stack: faults are injected (action server stopped or
+hung, Rasa killed with SIGKILL and started again by its supervisor) and the last test reads every
+log line written.
 Run: pytest -m resilience
 """
 
@@ -38,6 +39,7 @@ from tests.harness import (
     port_open,
     read_pid,
     request,
+    restarted,
     texts,
     wait_until,
 )
@@ -204,7 +206,10 @@ def test_action_server_down_gives_the_safe_reply_within_2_seconds(stack):
     s = sender("actions-down")
     status, reply, _ = chat(BASE, "what is pernicious anemia?", s)
     assert "parietal cells" in joined(reply)
-    kill9(stack.run_dir / "actions.pid")
+    # stopped through its supervisor: killed, it would be started again within seconds
+    # (tests/system/test_supervision.py)
+    stack.stop_one("actions")
+    assert not port_open(ACTIONS_PORT)
     try:
         for message in ("how is it treated?", PII_MESSAGE, "what about pills?"):
             status, reply, elapsed = chat(BASE, message, s, timeout=10)
@@ -216,7 +221,7 @@ def test_action_server_down_gives_the_safe_reply_within_2_seconds(stack):
         assert status == 200 and "911" in joined(reply) and elapsed < 2.0
     finally:
         stack.keep_logs()
-        stack.serve("start")  # restarts only the action server: Rasa still answers
+        stack.serve("start")  # starts only the action server: Rasa still runs
     # the conversation survives the action server's restart
     status, reply, _ = chat(BASE, "how is it treated?", s)
     assert status == 200 and "standard of care" in joined(reply)
@@ -251,19 +256,12 @@ def test_conversation_survives_kill_9_and_restart_and_the_api_needs_the_token(st
     in_flight = threading.Thread(target=send_in_flight)
     in_flight.start()
     time.sleep(0.05)
+    old = stack.pid("rasa")
     kill9(stack.run_dir / "rasa.pid")
     in_flight.join(25)
-    stack.keep_logs()
-    # The listening socket closes when the killed process's last thread is gone, which can be
-    # a moment after its main thread is (measured: under a second).
-    assert wait_until(lambda: not port_open(RASA_PORT), 10)
-
-    # the HTTP API is never opened without a token: serve.sh refuses to start
-    refused = stack.serve("start", check=False, ENABLE_API="1")
-    assert refused.returncode != 0 and "RASA_API_TOKEN" in refused.stderr
-    assert not port_open(RASA_PORT)
-
-    stack.serve("start", ENABLE_API="1", RASA_API_TOKEN=API_TOKEN)
+    # supervisord starts Rasa again by itself; the next message is answered from the stored conversation
+    restarted(lambda: stack.pid("rasa"), old, f"{BASE}/", 240)
+    assert "exited: rasa (terminated by SIGKILL" in (stack.run_dir / "supervisord.log").read_text()
 
     status, reply, _ = chat(BASE, "how is it treated?", s)
     assert status == 200 and "standard of care" in joined(reply), reply
@@ -275,6 +273,18 @@ def test_conversation_survives_kill_9_and_restart_and_the_api_needs_the_token(st
         ["what is pernicious anemia?", "is that for life?", "how is it treated?"],
     ), stored
     check_turns(events, stored)
+
+    # the HTTP API is never opened without a token: serve.sh refuses to start
+    stack.keep_logs()
+    stack.stop()
+    assert not port_open(RASA_PORT)
+    refused = stack.serve("start", check=False, ENABLE_API="1")
+    assert refused.returncode != 0 and "RASA_API_TOKEN" in refused.stderr
+    assert not port_open(RASA_PORT)
+
+    stack.serve("start", ENABLE_API="1", RASA_API_TOKEN=API_TOKEN)
+    status, reply, _ = chat(BASE, "is that for life?", s)
+    assert status == 200 and "lifelong" in joined(reply), reply
 
     tracker_url = f"{BASE}/conversations/rest:{s}/tracker"
     assert request(tracker_url, timeout=10)[0] == 401
