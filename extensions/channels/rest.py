@@ -168,6 +168,14 @@ class Pending:
         task.add_done_callback(lambda _: setattr(cls, "count", cls.count - 1))
 
 
+async def _close_quietly(held: contextlib.AsyncExitStack) -> None:
+    """Release what a turn held; a lock store that fails here must not fail the reply."""
+    try:
+        await held.aclose()
+    except Exception as e:  # noqa: BLE001 - the lock expires by itself
+        logger.error("Could not release a conversation lock (%s).", type(e).__name__)
+
+
 def _consume_result(task: "asyncio.Future[Any]") -> None:
     if not task.cancelled() and task.exception() is not None:
         logger.error("A message finished processing after its reply was sent, with an error: %r", task.exception())
@@ -195,8 +203,10 @@ class SafeRestInput(RestInput):
         metadata: Optional[Dict[Text, Any]],
         input_channel: Text,
         message_id: Optional[Text] = None,
+        on_task: Optional[Callable[["asyncio.Future[Any]"], None]] = None,
     ) -> List[Dict[Text, Any]]:
-        """Handle one message; return what to send back, ending with SAFE_REPLY on any failure."""
+        """Handle one message; return what to send back, ending with SAFE_REPLY on any failure.
+        `on_task` is given the processing task as soon as it exists."""
         collector = CollectingOutputChannel()
         message = UserMessage(
             text, collector, sender, input_channel=input_channel, metadata=metadata, message_id=message_id
@@ -208,6 +218,8 @@ class SafeRestInput(RestInput):
         try:
             task = asyncio.ensure_future(on_new_message(message))  # copies the context: sees `turn`
             Pending.track(task)
+            if on_task is not None:
+                on_task(task)
             try:
                 await asyncio.wait_for(asyncio.shield(task), reply_timeout)
             except asyncio.TimeoutError:
@@ -268,19 +280,34 @@ class SafeRestInput(RestInput):
             message_id = request.headers.get("x-request-id")
             if message_id is not None and not REQUEST_ID.fullmatch(message_id):
                 message_id = None
-            async with contextlib.AsyncExitStack() as held:
-                try:
-                    await held.enter_async_context(self._replay_lock(request, conversation, message_id))
-                except Exception as e:  # the lock store (Redis) is down: never a 500
-                    logger.error("The conversation lock is unavailable (%s); sent the safe reply.", type(e).__name__)
-                    return response.json([{"recipient_id": sender, "text": emergency_reply(text) or SAFE_REPLY}])
+            held = contextlib.AsyncExitStack()
+            try:
+                await held.enter_async_context(self._replay_lock(request, conversation, message_id))
+            except Exception as e:  # the lock store (Redis) is down: never a 500
+                logger.error("The conversation lock is unavailable (%s); sent the safe reply.", type(e).__name__)
+                return response.json([{"recipient_id": sender, "text": emergency_reply(text) or SAFE_REPLY}])
+            handed_over = False
+            try:
                 if message_id:
                     replay = await self._replay(request, conversation, message_id, text)
                     if replay is not None:
                         return response.json(replay)
                     if await self._id_taken(request, conversation, message_id):
                         message_id = None  # the id names another message: this one is new
-                messages = await self._process(on_new_message, conversation, text, metadata, channel, message_id)
+
+                def release_when_done(task: "asyncio.Future[Any]") -> None:
+                    # The lock is held until the turn ends, even past a reply timeout or a client
+                    # that hung up: a retry of the same message waits for it, then is replayed.
+                    nonlocal handed_over
+                    handed_over = True
+                    task.add_done_callback(lambda _: asyncio.ensure_future(_close_quietly(held)))
+
+                messages = await self._process(
+                    on_new_message, conversation, text, metadata, channel, message_id, release_when_done
+                )
+            finally:
+                if not handed_over:
+                    await _close_quietly(held)
             if self._wants_stream(request):
 
                 async def stream(resp: Any) -> None:

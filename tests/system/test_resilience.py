@@ -593,3 +593,26 @@ def test_a_database_failure_is_never_hidden(stack):
     check_turns(conversation_events(engine, s), ["what is pernicious anemia?"])
     logs = " ".join(path.read_text(errors="replace") for path in stack.log_files())
     assert "could not retrieve a conversation" in logs and "my son" not in logs
+
+
+def test_a_retry_after_the_client_hung_up_waits_for_the_first_attempt(stack):
+    """The first attempt's client gives up while its turn still runs (the action server is
+    paused); the retry with the same X-Request-ID waits for that turn under the replay lock and
+    is then answered from it: the message is processed once."""
+    s, request_id = sender("hangup"), "req-" + os.urandom(8).hex()
+    body = json.dumps({"sender": s, "message": "what is pernicious anemia?"}).encode()
+    headers = {"Content-Type": "application/json", "X-Request-ID": request_id}
+    pid = read_pid(stack.run_dir / "actions.pid")
+    os.kill(pid, signal.SIGSTOP)  # the turn now waits ACTION_TIMEOUT (5 s) for its action
+    try:
+        try:
+            request(f"{BASE}/webhooks/rest/webhook", body, "POST", headers, timeout=1)
+        except OSError:
+            pass  # the client hung up; the turn goes on
+        time.sleep(0.5)
+        retry = request(f"{BASE}/webhooks/rest/webhook", body, "POST", headers, timeout=60)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert retry.status == 200 and texts(retry), retry
+    users = [e for e in conversation_events(stack.engine(), s) if e["event"] == "user"]
+    assert len(users) == 1, f"the message was processed {len(users)} times"
