@@ -10,10 +10,13 @@ import json
 import os
 import signal
 import socket
+import threading
 import time
+import urllib.parse
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from b12 import settings
 from b12.answering import SAFE_REPLY
@@ -243,3 +246,85 @@ def check_a_burst(base: str, sender: str, engine, count: int = 10) -> None:
         assert status == 200 and "parietal cells" in joined(reply), reply
         assert SAFE_REPLY not in texts(reply)
     check_turns(conversation_events(engine, sender), sent, ordered=False)
+
+
+# ---- Slack ----------------------------------------------------------------------------------
+SLACK_TOKEN = "xoxb-test"
+SLACK_SECRET = "test-signing-secret"
+SLACK_WAIT = 20.0  # seconds: the most any answer may take to reach the stand-in
+
+
+class SlackApiStandIn:
+    """http.server in a thread. Records every POST; answers like chat.postMessage does."""
+
+    def __init__(self) -> None:
+        self.calls: List[Dict[str, Any]] = []
+        self.lock = threading.Lock()
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if "json" in (self.headers.get("Content-Type") or ""):
+                    body = json.loads(raw or b"{}")
+                else:
+                    body = {k: v[0] for k, v in urllib.parse.parse_qs(raw.decode()).items()}
+                with stand_in.lock:
+                    stand_in.calls.append(
+                        {"path": self.path, "authorization": self.headers.get("Authorization"), "body": body}
+                    )
+                answer = json.dumps({"ok": True, "ts": "1.1", "channel": "C1"}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def posts(self, channel: str | None = None) -> List[Dict[str, Any]]:
+        """chat.postMessage calls (their bodies), in arrival order, optionally for one channel."""
+        with self.lock:
+            calls = list(self.calls)
+        return [
+            c["body"]
+            for c in calls
+            if c["path"] == "/api/chat.postMessage" and (channel is None or c["body"].get("channel") == channel)
+        ]
+
+    def calls_to(self, channel: str) -> List[Dict[str, Any]]:
+        with self.lock:
+            return [c for c in self.calls if c["body"].get("channel") == channel]
+
+    def wait_for(self, channel: str, done: Callable[[List[Dict[str, Any]]], bool], timeout: float = SLACK_WAIT):
+        """Poll (bounded) until `done(posts to channel)`; fail with what arrived."""
+        import pytest
+
+        deadline = time.monotonic() + timeout
+        while True:
+            posts = self.posts(channel)
+            if done(posts):
+                return posts
+            if time.monotonic() > deadline:
+                pytest.fail(f"no complete answer in {channel} within {timeout}s; posts: {texts(posts)}")
+            time.sleep(0.1)
+
+    def wait_for_answer(self, channel: str, timeout: float = SLACK_WAIT) -> List[Dict[str, Any]]:
+        """The posts to `channel` once the caveat (always the last message) arrived."""
+        return self.wait_for(channel, lambda posts: any(CAVEAT in p.get("text", "") for p in posts), timeout)
+
+    def assert_nothing_posted(self, channel: str, grace: float = 2.0) -> None:
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            assert not self.posts(channel), f"unexpected posts in {channel}: {texts(self.posts(channel))}"
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

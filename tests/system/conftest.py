@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.harness import skip_unless_selected
+from tests.harness import SlackApiStandIn, skip_unless_selected
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -12,3 +12,11 @@ def _own_services_only_when_selected(request):
     for marker in ("resilience", "cluster"):
         if request.node.get_closest_marker(marker):
             skip_unless_selected(request, marker)
+
+
+@pytest.fixture(scope="module")
+def slack_api():
+    """A local stand-in for Slack's Web API (tests/harness.py), for the suites that boot Slack."""
+    stand_in = SlackApiStandIn()
+    yield stand_in
+    stand_in.close()

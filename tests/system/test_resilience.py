@@ -25,6 +25,8 @@ from tests.harness import (
     PII_MESSAGE,
     ROOT,
     SAFE_REPLY,
+    SLACK_SECRET,
+    SLACK_TOKEN,
     booted,
     chat,
     check_a_burst,
@@ -59,19 +61,8 @@ TEXT_FRAGMENTS = ["Quillon", "Vantreight"]  # none may appear in a log either
 
 
 @pytest.fixture(scope="module")
-def slack_api():
-    from tests.system.test_slack import SlackApiStandIn
-
-    stand_in = SlackApiStandIn()
-    yield stand_in
-    stand_in.close()
-
-
-@pytest.fixture(scope="module")
 def stack(slack_api):
-    from tests.system.test_slack import SECRET, TOKEN
-
-    slack_env = {"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": slack_api.url}
+    slack_env = {"SLACK_BOT_TOKEN": SLACK_TOKEN, "SLACK_SIGNING_SECRET": SLACK_SECRET, "SLACK_API_URL": slack_api.url}
     with booted(RASA_PORT, ACTIONS_PORT, env=slack_env) as s:
         yield s
 

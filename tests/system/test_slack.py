@@ -13,14 +13,12 @@ import asyncio
 import hashlib
 import hmac
 import json
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Dict, List
+from typing import Any, Dict, List
 
 import pytest
 
@@ -30,7 +28,19 @@ from extensions.channels.slack import (
     SLACK_RETRY_REASONS,
     EnvSlackBot,
 )
-from tests.harness import CAVEAT, Stack, chat, conversation_events, ensure_free, needs_model, new_sender, port, texts
+from tests.harness import (
+    CAVEAT,
+    SLACK_SECRET,
+    SLACK_TOKEN,
+    Stack,
+    chat,
+    conversation_events,
+    ensure_free,
+    needs_model,
+    new_sender,
+    port,
+    texts,
+)
 
 pytestmark = pytest.mark.slack
 live = pytest.mark.integration  # servers or a local stand-in: `make integration` runs these
@@ -40,88 +50,8 @@ RASA_PORT, ACTIONS_PORT = port(5305), port(5355)
 URL = f"http://127.0.0.1:{RASA_PORT}"
 SLACK_WEBHOOK = f"{URL}/webhooks/slack/webhook"
 REST_WEBHOOK = f"{URL}/webhooks/rest/webhook"
-TOKEN = "xoxb-test"
-SECRET = "test-signing-secret"
 BOT_USER = "UBOT"
 SLACK_CHANNEL = "CBOT"  # the one channel where the bot answers every message
-WAIT = 20.0  # seconds: the most any answer may take to reach the stand-in
-
-
-# --- a stand-in for Slack's Web API ------------------------------------------------------
-
-
-class SlackApiStandIn:
-    """http.server in a thread. Records every POST; answers like chat.postMessage does."""
-
-    def __init__(self) -> None:
-        self.calls: List[Dict[str, Any]] = []
-        self.lock = threading.Lock()
-        stand_in = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if "json" in (self.headers.get("Content-Type") or ""):
-                    body = json.loads(raw or b"{}")
-                else:
-                    body = {k: v[0] for k, v in urllib.parse.parse_qs(raw.decode()).items()}
-                with stand_in.lock:
-                    stand_in.calls.append(
-                        {"path": self.path, "authorization": self.headers.get("Authorization"), "body": body}
-                    )
-                answer = json.dumps({"ok": True, "ts": "1.1", "channel": "C1"}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def posts(self, channel: str | None = None) -> List[Dict[str, Any]]:
-        """chat.postMessage calls (their bodies), in arrival order, optionally for one channel."""
-        with self.lock:
-            calls = list(self.calls)
-        return [
-            c["body"]
-            for c in calls
-            if c["path"] == "/api/chat.postMessage" and (channel is None or c["body"].get("channel") == channel)
-        ]
-
-    def calls_to(self, channel: str) -> List[Dict[str, Any]]:
-        with self.lock:
-            return [c for c in self.calls if c["body"].get("channel") == channel]
-
-    def wait_for(self, channel: str, done: Callable[[List[Dict[str, Any]]], bool], timeout: float = WAIT):
-        """Poll (bounded) until `done(posts to channel)`; fail with what arrived."""
-        deadline = time.monotonic() + timeout
-        while True:
-            posts = self.posts(channel)
-            if done(posts):
-                return posts
-            if time.monotonic() > deadline:
-                pytest.fail(f"no complete answer in {channel} within {timeout}s; posts: {texts(posts)}")
-            time.sleep(0.1)
-
-    def wait_for_answer(self, channel: str, timeout: float = WAIT) -> List[Dict[str, Any]]:
-        """The posts to `channel` once the caveat (always the last message) arrived."""
-        return self.wait_for(channel, lambda posts: any(CAVEAT in p.get("text", "") for p in posts), timeout)
-
-    def assert_nothing_posted(self, channel: str, grace: float = 2.0) -> None:
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            assert not self.posts(channel), f"unexpected posts in {channel}: {texts(self.posts(channel))}"
-            time.sleep(0.1)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 # --- the assistant, booted with or without the SLACK_* variables --------------------------
@@ -132,8 +62,8 @@ class Assistant:
 
     def __init__(self, slack_api_url: str) -> None:
         slack_env = {
-            "SLACK_BOT_TOKEN": TOKEN,
-            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_BOT_TOKEN": SLACK_TOKEN,
+            "SLACK_SIGNING_SECRET": SLACK_SECRET,
             "SLACK_CHANNEL": SLACK_CHANNEL,
             "SLACK_API_URL": slack_api_url,
         }
@@ -162,13 +92,6 @@ class Assistant:
 
 
 @pytest.fixture(scope="module")
-def slack_api():
-    stand_in = SlackApiStandIn()
-    yield stand_in
-    stand_in.close()
-
-
-@pytest.fixture(scope="module")
 def assistant(slack_api):
     needs_model()
     booted = Assistant(slack_api.url)
@@ -192,7 +115,7 @@ def without_slack(assistant):
 # --- requests as Slack sends them ---------------------------------------------------------
 
 
-def signature(body: bytes, timestamp: str, secret: str = SECRET) -> str:
+def signature(body: bytes, timestamp: str, secret: str = SLACK_SECRET) -> str:
     """Slack's request signature: v0=HMAC-SHA256(secret, "v0:{timestamp}:{body}")."""
     return "v0=" + hmac.new(secret.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256).hexdigest()
 
@@ -202,7 +125,7 @@ def send(
     content_type: str = "application/json",
     signed: bool = True,
     age: float = 0,
-    secret: str = SECRET,
+    secret: str = SLACK_SECRET,
     extra: Dict[str, str] | None = None,
 ):
     headers = {"Content-Type": content_type, **(extra or {})}
@@ -257,7 +180,7 @@ def unique(prefix: str) -> str:
 
 @live
 def test_buttons_are_mrkdwn_blocks_and_at_most_five(slack_api):
-    bot = EnvSlackBot(TOKEN, "DBUTTONS", None, None, slack_api.url)
+    bot = EnvSlackBot(SLACK_TOKEN, "DBUTTONS", None, None, slack_api.url)
     buttons = [{"title": f"Topic {i}", "payload": f"/topic_{i}"} for i in range(7)]
     asyncio.run(bot.send_text_with_buttons("ignored", "Pick **one** of these:", buttons))
     (post,) = slack_api.posts("DBUTTONS")
@@ -265,7 +188,7 @@ def test_buttons_are_mrkdwn_blocks_and_at_most_five(slack_api):
     assert section["text"] == {"type": "mrkdwn", "text": "Pick *one* of these:"}
     assert [b["value"] for b in actions["elements"]] == [f"/topic_{i}" for i in range(MAX_BUTTONS)]
     assert "as_user" not in post
-    assert slack_api.calls_to("DBUTTONS")[0]["authorization"] == f"Bearer {TOKEN}"
+    assert slack_api.calls_to("DBUTTONS")[0]["authorization"] == f"Bearer {SLACK_TOKEN}"
 
 
 # --- live: the booted assistant on Slack ----------------------------------------------------
@@ -285,7 +208,7 @@ def test_a_signed_question_is_answered_in_its_thread_with_the_caveat_last(with_s
     user_ts = json.loads(body)["event"]["ts"]  # SLACK_USE_THREADS: a thread under the question
     assert {p.get("thread_ts") for p in posts} == {user_ts}
     assert all("as_user" not in p for p in posts)
-    assert all(c["authorization"] == f"Bearer {TOKEN}" for c in with_slack.calls_to(channel))
+    assert all(c["authorization"] == f"Bearer {SLACK_TOKEN}" for c in with_slack.calls_to(channel))
 
 
 @live
