@@ -186,6 +186,21 @@ wait_for() { # url name seconds: until it answers; if it exits first, stop retry
   return 1
 }
 
+wait_for_process() { # url name pidfile seconds: the same wait, for a process that is not supervised (make shell)
+  local url=$1 name=$2 pidfile=$3 limit=$4 i
+  for ((i = 0; i < limit * 2; i++)); do
+    up "$url" && return 0
+    if ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+      echo "The $name stopped while starting. Last log lines ($RUN_DIR/$name.log):" >&2
+      tail -n 20 "$RUN_DIR/$name.log" >&2
+      return 1
+    fi
+    sleep 0.5
+  done
+  echo "The $name did not answer within ${limit}s; see $RUN_DIR/$name.log" >&2
+  return 1
+}
+
 start_actions() { # the action server alone (scripts/cluster.sh: one action server, several Rasa)
   supervisor_up
   if launch actions "$ACTIONS_PORT" /health "Action server"; then
@@ -251,7 +266,7 @@ shell() { # make shell: rasa shell here, on 127.0.0.1:SHELL_PORT; what it starts
     shell_actions=$!
     echo "$shell_actions" >"$RUN_DIR/shell-actions.pid"
   fi
-  [ -z "$shell_actions" ] || wait_for "http://127.0.0.1:$ACTIONS_PORT/health" shell-actions "$RUN_DIR/shell-actions.pid" 60
+  [ -z "$shell_actions" ] || wait_for_process "http://127.0.0.1:$ACTIONS_PORT/health" shell-actions "$RUN_DIR/shell-actions.pid" 60
   # in the background with this terminal's input (fd 3), so that a signal reaches the trap at once
   exec 3<&0
   "$VENV/bin/rasa" shell --model "$MODEL" --endpoints "$endpoints" --interface 127.0.0.1 --port "$SHELL_PORT" <&3 &
