@@ -66,38 +66,60 @@ def too_long(text: Text) -> bool:
     return len(text) > settings.get("MAX_MESSAGE_CHARS")
 
 
+class _MemoryWindows:
+    """Fixed windows counted in this process, without threads: a window starts at a key's
+    first message; expired ones are dropped whenever the table has doubled since the last
+    sweep, so invented ids cannot pile up (each sweep is linear in the table, amortised O(1))."""
+
+    def __init__(self) -> None:
+        self._windows: dict = {}  # key -> [window end, count]
+        self._sweep_at = 1024
+
+    def hit(self, key: Text, amount: int, seconds: float, now: float) -> Optional[int]:
+        window = self._windows.get(key)
+        if window is None or window[0] <= now:
+            window = self._windows[key] = [now + seconds, 0]
+        window[1] += 1
+        if len(self._windows) >= self._sweep_at:
+            self._windows = {k: w for k, w in self._windows.items() if w[0] > now}
+            self._sweep_at = max(1024, 2 * len(self._windows))
+        return None if window[1] <= amount else max(1, math.ceil(window[0] - now))
+
+
 class RateLimiter:
-    """Per-conversation limit on messages (RATE_LIMIT, e.g. "30/minute"), with the `limits`
-    library's fixed windows: in process memory (expired windows are dropped, so invented ids do
-    not pile up), or in Redis when REDIS_HOST is set so that every Rasa process counts the same
-    messages (with socket timeouts: a Redis that hangs never holds up the event loop for long).
-    Created on first use; an unreachable Redis lets the message through (a limit must never
-    stop an emergency report) and is logged. The launcher refuses a RATE_LIMIT it cannot read."""
+    """Per-conversation limit on messages (RATE_LIMIT, e.g. "30/minute", parsed by the `limits`
+    library): fixed windows counted in this process's memory, or with `limits` in Redis when
+    REDIS_HOST is set, so that every Rasa process counts the same messages (with socket timeouts:
+    a Redis that hangs never holds up the event loop for long). An unreachable Redis lets the
+    message through (a limit must never stop an emergency report) and is logged. The launcher
+    refuses a RATE_LIMIT it cannot read."""
 
     def __init__(self) -> None:
         self._limiter: Any = None
         self._item: Any = None
+        self._memory: Optional[_MemoryWindows] = None
 
     def _setup(self) -> None:
         from limits import parse, storage, strategies
 
         self._item = parse(settings.get("RATE_LIMIT"))
         host = settings.raw("REDIS_HOST")
-        if host:
-            url = f"redis://{host}:{settings.get('REDIS_PORT')}/{settings.get('REDIS_DB')}"
-            options = {"socket_timeout": 2, "socket_connect_timeout": 2}
-            if settings.raw("REDIS_PASSWORD"):
-                options["password"] = settings.raw("REDIS_PASSWORD")  # never in the URL: any character works
-            backend = storage.RedisStorage(url, **options)
-        else:
-            backend = storage.MemoryStorage()
-        self._limiter = strategies.FixedWindowRateLimiter(backend)
+        if not host:
+            self._memory = _MemoryWindows()
+            return
+        url = f"redis://{host}:{settings.get('REDIS_PORT')}/{settings.get('REDIS_DB')}"
+        options = {"socket_timeout": 2, "socket_connect_timeout": 2}
+        if settings.raw("REDIS_PASSWORD"):
+            options["password"] = settings.raw("REDIS_PASSWORD")  # never in the URL: any character works
+        self._limiter = strategies.FixedWindowRateLimiter(storage.RedisStorage(url, **options))
 
     def retry_after(self, key: Text) -> Optional[int]:
         """None when a message for `key` may go ahead (and counts it); else seconds to wait."""
         try:
-            if self._limiter is None:
+            if self._item is None:
                 self._setup()
+            if self._memory is not None:
+                return self._memory.hit(key, self._item.amount, self._item.get_expiry(), time.time())
             if self._limiter.hit(self._item, "msg", key):
                 return None
             reset, _ = self._limiter.get_window_stats(self._item, "msg", key)

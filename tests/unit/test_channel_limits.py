@@ -103,3 +103,18 @@ def test_a_refused_message_that_reports_an_emergency_still_gets_emergency_care()
     assert said == [crisis_lines().reply("allergic_reaction")] and "911" in said[0]
     ordinary = refusal("what is pernicious anemia?", RATE_LIMITED)
     assert ordinary == [RATE_LIMITED, crisis_lines().if_now(None)]
+
+
+def test_memory_windows_forget_expired_ids_so_invented_ids_cannot_pile_up():
+    from extensions.channels import _MemoryWindows
+
+    windows = _MemoryWindows()
+    for i in range(5000):
+        assert windows.hit(f"rest:old{i}", 30, 60, now=1000.0) is None
+    for i in range(5000):  # every earlier window has ended: a sweep drops them
+        assert windows.hit(f"rest:new{i}", 30, 60, now=2000.0) is None
+    assert len(windows._windows) <= 5000 and not any(k.startswith("rest:old") for k in windows._windows)
+    for _ in range(30):
+        windows.hit("rest:busy", 30, 60, now=2000.0)
+    assert windows.hit("rest:busy", 30, 60, now=2010.0) == 50  # seconds until its window ends
+    assert windows.hit("rest:busy", 30, 60, now=2061.0) is None  # a new window
