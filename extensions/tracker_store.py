@@ -233,7 +233,8 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             if rows:
                 connection.execute(events.insert(), rows)
             stamp = self._stamp(sender_id, connection)
-            size = self._size(sender_id, connection)
+            # the cached size plus what was just written; summed in the database only when uncached
+            size = entry.size + sum(len(row["data"]) for row in rows) if cached else self._size(sender_id, connection)
             length = None if cached else self._latest_session_length(sender_id, connection)
         setattr(tracker, STORED_NEWEST, stamp[1])
         if cached:
@@ -284,6 +285,9 @@ def lock_conversations(connection: Any, sender_ids: Iterable[str]) -> None:
     if dialect == "sqlite":
         connection.exec_driver_sql("BEGIN IMMEDIATE")
     elif dialect == "postgresql":
+        # bounded, like SQLite's busy timeout: a writer stuck elsewhere fails this turn (safe
+        # reply) instead of holding up Rasa's event loop without end
+        connection.exec_driver_sql("SET LOCAL lock_timeout = '5s'")
         for key in sorted({_advisory_key(s) for s in sender_ids}):
             connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
