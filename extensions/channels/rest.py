@@ -253,7 +253,7 @@ class SafeRestInput(RestInput):
         async def receive(request: Request) -> HTTPResponse:
             try:
                 check_content_type(request.headers.get("content-type"))
-                sender, text, metadata, input_channel = parse_body(request.body or b"")
+                sender, text, metadata, _ = parse_body(request.body or b"")  # its input_channel is ignored
             except BadRequestError as bad:
                 logger.info("Rejected a webhook request: %s", bad.code)
                 urgent = emergency_reply(bad.text) if bad.text else None
@@ -263,19 +263,20 @@ class SafeRestInput(RestInput):
             channel = self.name()  # a client's "input_channel" never names another channel
             conversation = conversation_id(CHANNEL, sender)
 
-            urgent = None
             wait = self.limiter.retry_after(conversation)
-            if wait is not None or Pending.full():
-                urgent = emergency_reply(text)
-            if urgent is not None:  # not processed, but someone reporting an emergency gets care first
-                logger.info("Answered an emergency report that was over a limit, without processing it.")
-                return response.json([{"recipient_id": sender, "text": urgent}])
-            if wait is not None:
+            over = (429, "rate_limited", RATE_LIMITED, wait) if wait is not None else None
+            if over is not None:
                 logger.info("Rate limited a conversation for %ss.", wait)
-                return _refusal(429, "rate_limited", refusal(text, RATE_LIMITED), wait)
-            if Pending.full():
+            if over is None and Pending.full():
                 logger.error("Refused a message: %d turns are already in progress.", Pending.count)
-                return _refusal(503, "busy", refusal(text, BUSY), 5)
+                over = (503, "busy", BUSY, 5)
+            if over is not None:
+                urgent = emergency_reply(text)
+                if urgent is not None:  # not processed, but someone reporting an emergency gets care first
+                    logger.info("Answered an emergency report that was over a limit, without processing it.")
+                    return response.json([{"recipient_id": sender, "text": urgent}])
+                status, code, message, retry_after = over
+                return _refusal(status, code, refusal(text, message), retry_after)
 
             message_id = request.headers.get("x-request-id")
             if message_id is not None and not REQUEST_ID.fullmatch(message_id):
@@ -289,10 +290,11 @@ class SafeRestInput(RestInput):
             handed_over = False
             try:
                 if message_id:
-                    replay = await self._replay(request, conversation, message_id, text)
+                    events = await self._events(request, conversation)  # one read for both questions
+                    replay = await self._replay(events, conversation, message_id, text)
                     if replay is not None:
                         return response.json(replay)
-                    if await self._id_taken(request, conversation, message_id):
+                    if any(isinstance(e, UserUttered) and e.message_id == message_id for e in events):
                         message_id = None  # the id names another message: this one is new
 
                 def release_when_done(task: "asyncio.Future[Any]") -> None:
@@ -341,9 +343,9 @@ class SafeRestInput(RestInput):
             return contextlib.nullcontext()
         return agent.lock_store.lock(f"replay:{conversation}")
 
-    @classmethod
+    @staticmethod
     async def _replay(
-        cls, request: Request, conversation: Text, message_id: Text, text: Text
+        events: List[Any], conversation: Text, message_id: Text, text: Text
     ) -> Optional[List[Dict[Text, Any]]]:
         """The replies already given to this message of this conversation, or None if it is new.
 
@@ -352,7 +354,6 @@ class SafeRestInput(RestInput):
         same X-Request-ID). If the dead process had already stored that turn, the turn is
         answered again from the tracker instead of being processed (and stored) twice. The
         message must be the same: a client that reuses an id for a new message gets it answered."""
-        events = await cls._events(request, conversation)
         asked = [
             i
             for i, e in enumerate(events)
@@ -368,11 +369,6 @@ class SafeRestInput(RestInput):
                 await collector.send_response(conversation, {"text": event.text, **(event.data or {})})
         logger.info("A retried message was already answered; replayed %d replies.", len(collector.messages))
         return [_for_client(m) for m in collector.messages or [{"recipient_id": conversation, "text": SAFE_REPLY}]]
-
-    @classmethod
-    async def _id_taken(cls, request: Request, conversation: Text, message_id: Text) -> bool:
-        events = await cls._events(request, conversation)
-        return any(isinstance(e, UserUttered) and e.message_id == message_id for e in events)
 
     @staticmethod
     def _wants_stream(request: Request) -> bool:

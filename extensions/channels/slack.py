@@ -304,7 +304,6 @@ class EnvSlackInput(RedactedSlackTurns):
             slack_channel=settings.raw("SLACK_CHANNEL", env),
             slack_retry_reason_header=RETRY_REASON_HEADER,
             slack_retry_number_header=RETRY_NUM_HEADER,
-            errors_ignore_retry=list(SLACK_RETRY_REASONS),
             use_threads=_env_flag(env, "SLACK_USE_THREADS", True),
             slack_signing_secret=settings.raw("SLACK_SIGNING_SECRET", env),
             conversation_granularity=granularity,
@@ -321,6 +320,9 @@ class EnvSlackInput(RedactedSlackTurns):
         self.events = SlackEvents()
         self.limiter = RateLimiter()
         super().__init__(*args, **kwargs)
+        # Rasa would drop retries by their reason (it turns an empty list into http_timeout);
+        # here none is dropped for its reason: SlackEvents decides by the event id.
+        self.errors_ignore_retry: List[str] = []
 
     def _get_conversation_id(self, sender_id: str | None, channel_id: str | None, thread_id: str | None) -> str | None:
         conversation = super()._get_conversation_id(sender_id, channel_id, thread_id)
@@ -375,7 +377,7 @@ class EnvSlackInput(RedactedSlackTurns):
             self.events.finish(event_id, answered=True)
             return result
 
-        return await self._handle_now(request, handle, text, sender_id, metadata)
+        return await super().process_message(request, handle, text, sender_id, metadata)
 
     def _post_later(self, out: OutputChannel, recipient: str, lines: List[str], event_id: Optional[str]) -> None:
         async def post() -> None:
@@ -390,16 +392,6 @@ class EnvSlackInput(RedactedSlackTurns):
         task = asyncio.ensure_future(post())
         self._background_tasks.add(task)
         task.add_done_callback(self._background_tasks.discard)
-
-    async def _handle_now(self, request: Request, handle: Any, text: str, sender_id: Any, metadata: Any) -> Any:
-        """Rasa's own handling of a user message, whatever the retry headers say (the event
-        store above has decided)."""
-        retry_headers = (self.retry_num_header, self.retry_reason_header)
-        self.retry_num_header, self.retry_reason_header = "x-b12-none-num", "x-b12-none-reason"
-        try:
-            return await super().process_message(request, handle, text, sender_id, metadata)
-        finally:
-            self.retry_num_header, self.retry_reason_header = retry_headers
 
     def _is_supported_channel(self, slack_event: Dict, metadata: Dict) -> bool:
         # In SLACK_CHANNEL every message arrives as a `message` event, so an @mention there,
