@@ -58,7 +58,6 @@ TOPIC_LABELS: Dict[str, str] = {
     "route:oral": "B12 tablets",
     "route:injection": "B12 shots",
 }
-ANSWER_INTENTS: Tuple[str, ...] = (*TOPIC_INTENTS, *FEATURE_INTENTS, *ROUTE_INTENTS)
 
 # Condition entity -> the knowledge topic about it.
 CONDITION_TOPICS: Dict[str, str] = {

@@ -9,7 +9,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.actions import ActionAnswerQuestion, ActionClarifyQuestion, ActionDeclinePersonalAdvice, HealthReplyAction
 from b12 import settings
-from b12.answering import ANSWER_INTENTS, PERSONAL_ADVICE_INTENTS
+from b12.answering import PERSONAL_ADVICE_INTENTS
+from b12.kinds import ANSWER_INTENTS
 from b12.knowledge import get_knowledge
 
 DOMAIN = {}

@@ -3,7 +3,6 @@
 import pytest
 
 from b12.answering import (
-    ANSWER_INTENTS,
     CAVEAT_RESPONSE,
     PERSONAL_ADVICE_INTENTS,
     Question,
@@ -11,6 +10,7 @@ from b12.answering import (
     plan_answer,
     plan_reply,
 )
+from b12.kinds import ANSWER_INTENTS
 from b12.knowledge import FEATURES, ROUTES, get_knowledge
 
 
