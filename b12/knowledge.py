@@ -8,6 +8,8 @@ must sit in the row and column they claim. A bad file fails fast with a
 
 from __future__ import annotations
 
+import datetime
+import hashlib
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -40,10 +42,22 @@ class Passage:
 
 
 @dataclass(frozen=True)
+class Review:
+    """Who reviewed the knowledge file (a role), when, and against which source text."""
+
+    reviewed_by: str
+    reviewed_on: datetime.date
+    source_sha256: str
+
+
+@dataclass(frozen=True)
 class Knowledge:
     passages: Mapping[str, Passage]
     answers: Mapping[str, Tuple[str, ...]]
     source_text: str
+    source_title: str = ""
+    source_url: str = ""
+    review: Review | None = None
 
     def answer(self, topic: str) -> List[Passage]:
         """The passages that answer `topic`, in order."""
@@ -128,6 +142,29 @@ def _load_table(table: Any, source_raw: str, path: Path) -> Dict[str, Passage]:
     return out
 
 
+def source_sha256(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def _load_review(data: Any, source_raw: bytes, source_path: Path, path: Path) -> Review:
+    review = _require(data, "review", "", path)
+    reviewed_by = _require(review, "reviewed_by", "review.", path)
+    if not isinstance(reviewed_by, str) or not reviewed_by.strip():
+        raise KnowledgeError(f"{path}: 'review.reviewed_by' must name a role, for example 'clinical content lead'")
+    reviewed_on = _require(review, "reviewed_on", "review.", path)
+    if not isinstance(reviewed_on, datetime.date) or isinstance(reviewed_on, datetime.datetime):
+        raise KnowledgeError(f"{path}: 'review.reviewed_on' must be a date (YYYY-MM-DD), not {reviewed_on!r}")
+    recorded = str(_require(review, "source_sha256", "review.", path)).strip().lower()
+    actual = source_sha256(source_raw)
+    if recorded != actual:
+        raise KnowledgeError(
+            f"{path}: 'review.source_sha256' was reviewed against {recorded[:12]}…, but {source_path.name} "
+            f"is now {actual[:12]}…: the source changed since the last review. Review again (make review) and "
+            "record the new hash."
+        )
+    return Review(reviewed_by=reviewed_by.strip(), reviewed_on=reviewed_on, source_sha256=actual)
+
+
 def load_knowledge(path: Path = PASSAGES_FILE) -> Knowledge:
     """Read and validate a knowledge file. Raises KnowledgeError naming the file and key."""
     try:
@@ -142,8 +179,16 @@ def load_knowledge(path: Path = PASSAGES_FILE) -> Knowledge:
     source_path = path.parent / str(source_name)
     if not source_path.is_file():
         raise KnowledgeError(f"{path}: 'source' names a missing file: {source_path}")
-    source_raw = source_path.read_text(encoding="utf-8")
+    source_bytes = source_path.read_bytes()
+    source_raw = source_bytes.decode("utf-8")
     source = normalise(source_raw)
+    review = _load_review(data, source_bytes, source_path, path)
+    source_title = _require(data, "source_title", "", path)
+    if not isinstance(source_title, str) or not source_title.strip():
+        raise KnowledgeError(f"{path}: 'source_title' must be a non-empty string")
+    source_url = _require(data, "source_url", "", path)
+    if not isinstance(source_url, str) or not source_url.startswith("https://") or source_url not in source_raw:
+        raise KnowledgeError(f"{path}: 'source_url' must be the https:// address the source cites")
 
     passages: Dict[str, Passage] = _load_table(_require(data, "table", "", path), source_raw, path)
     raw_passages = _require(data, "passages", "", path)
@@ -176,7 +221,14 @@ def load_knowledge(path: Path = PASSAGES_FILE) -> Knowledge:
     for pid, passage in passages.items():
         if passage.route is None and not any(pid in ids for ids in answers.values()):
             raise KnowledgeError(f"{path}: 'passages.{pid}' is not used by any answer")
-    return Knowledge(passages=passages, answers=answers, source_text=source_raw)
+    return Knowledge(
+        passages=passages,
+        answers=answers,
+        source_text=source_raw,
+        source_title=source_title.strip(),
+        source_url=source_url,
+        review=review,
+    )
 
 
 @lru_cache(maxsize=1)
