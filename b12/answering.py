@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Sequence, Tuple
 
+from b12 import feedback
 from b12.crisis import crisis_lines
 from b12.kinds import INTENTS, PERSONAL_ADVICE
 from b12.knowledge import FEATURES, ROUTES, Knowledge, Passage, get_knowledge
@@ -39,6 +40,11 @@ PERSONAL_ADVICE_INTENTS: Dict[str, Tuple[str, str]] = {
     intent: (str(row.refusal), str(row.topic)) for intent, row in INTENTS.items() if row.kind in PERSONAL_ADVICE
 }
 NOT_COVERED_RELATED = "utter_not_covered_related"
+# "Where is that from?": after an answer, the source and the sections that answer quoted; before
+# any answer, the source alone. Both say when the knowledge file was last reviewed.
+SOURCE_OF_ANSWER = "utter_source_of_answer"
+SOURCE_IN_GENERAL = "utter_source"
+SOURCE_TOPIC = "source"
 # What a related answer is about, in plain words: "What it does say about <label>:".
 TOPIC_LABELS: Dict[str, str] = {
     "link": "B12 and autoimmune disease",
@@ -102,6 +108,7 @@ class Question:
     topic_intent: str | None = None  # the answer intent it is about
     alert: bool = False  # asked about a red-flag symptom: say first what to do if it is happening now
     alert_category: str | None = None  # which red flag (self-harm gets its own line)
+    last_passages: Sequence[str] = ()  # the passages the last answer quoted ("where is that from?")
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,59 @@ class Answer:
     slots: Dict[str, str | None] = field(default_factory=dict)
     preface_args: Dict[str, str] = field(default_factory=dict)
     alert: str | None = None
+    kind: str = "education"
+
+    @property
+    def ref(self) -> str:
+        """The answer's name: its topic and the passages it quotes (b12/feedback.py)."""
+        return feedback.answer_ref(self.topic, [p.id for p in self.passages[:MAX_PASSAGES]])
+
+    @property
+    def rated(self) -> bool:
+        """Whether the patient is asked if this answer helped."""
+        return feedback.is_rated(self.topic)
+
+    def as_event_value(self) -> Dict[str, Any]:
+        """What the `last_answer` slot event stores: which answer was given."""
+        return {"topic": self.topic, "passages": [p.id for p in self.passages[:MAX_PASSAGES]], "kind": self.kind}
+
+
+def reviewed_date(kb: Knowledge) -> str:
+    """When the knowledge file was last reviewed, in words ("December 1, 2026")."""
+    day = kb.review.reviewed_on if kb.review else None
+    return f"{day:%B} {day.day}, {day.year}" if day else "not yet"
+
+
+def sections_of(passages: Sequence[Passage]) -> List[str]:
+    """The source section each passage is quoted from, once each, in order."""
+    out: List[str] = []
+    for p in passages:
+        if p.section not in out:
+            out.append(p.section)
+    return out
+
+
+def source_facts(passages: Sequence[Passage], kb: Knowledge | None = None) -> Dict[str, Any]:
+    """Where a reply's passages come from, for the widget's Source disclosure: the source's
+    title and URL, the section headings quoted, and when the file was last reviewed."""
+    kb = kb or get_knowledge()
+    return {
+        "title": kb.source_title,
+        "url": kb.source_url,
+        "sections": sections_of(passages),
+        "reviewed": reviewed_date(kb),
+        "reviewed_on": kb.review.reviewed_on.isoformat() if kb.review else None,
+    }
+
+
+def _source_answer(q: Question, answer: Answer, kb: Knowledge) -> Answer:
+    """ "Where is that from?": after an answer, the sections it quoted; before one, the source."""
+    earlier = [kb.passages[i] for i in q.last_passages if i in kb.passages]
+    args = {"title": kb.source_title, "reviewed": reviewed_date(kb)}
+    if not earlier:
+        return replace(answer, preface=SOURCE_IN_GENERAL, preface_args=args)
+    sections = "; ".join(f'"{s}"' for s in sections_of(earlier))
+    return replace(answer, preface=SOURCE_OF_ANSWER, preface_args={**args, "sections": sections})
 
 
 def topic_label(topic: str) -> str:
@@ -275,6 +335,9 @@ def plan_reply(q: Question, kb: Knowledge | None = None) -> Answer | None:
         answer = replace(related, preface=NOT_COVERED_RELATED, preface_args={"about": topic_label(related.topic)})
     else:
         answer = plan_answer(q, kb)
+        if answer.topic == SOURCE_TOPIC:
+            answer = _source_answer(q, answer, kb)
+    answer = replace(answer, kind=INTENTS[q.intent].kind if q.intent in PERSONAL_ADVICE_INTENTS else q.kind)
     if q.alert:
         answer = replace(answer, alert=crisis_lines().if_now(q.alert_category))
     return answer
@@ -295,10 +358,15 @@ def compose_health_reply(
     preface: str | None = None,
     alert: str | None = None,
     preface_args: Dict[str, str] | None = None,
+    ask_feedback: str | None = None,
+    kb: Knowledge | None = None,
 ) -> List[Dict[str, Any]]:
     """The one way a health reply is built: an optional alert line (what to do if a red-flag
     symptom is happening now), an optional preface response, the quoted passages as one
     message, and the provider caveat as the LAST message.
+
+    The passages message carries `source` (source_facts: the widget's Source disclosure). With
+    `ask_feedback` (an answer's ref), the caveat carries the "was this helpful?" buttons.
 
     Returns keyword arguments for `dispatcher.utter_message`, in order.
     """
@@ -309,6 +377,10 @@ def compose_health_reply(
         messages.append({"text": alert})
     if preface:
         messages.append({"response": preface, **(preface_args or {})})
-    messages.append({"text": "\n\n".join(p.text for p in passages[:MAX_PASSAGES])})
-    messages.append({"response": CAVEAT_RESPONSE})
+    quoted = passages[:MAX_PASSAGES]
+    messages.append({"text": "\n\n".join(p.text for p in quoted), "source": source_facts(quoted, kb)})
+    caveat: Dict[str, Any] = {"response": CAVEAT_RESPONSE}
+    if ask_feedback:
+        caveat["buttons"] = feedback.buttons(ask_feedback)
+    messages.append(caveat)
     return messages

@@ -16,6 +16,7 @@ said first and the knowledge topic quoted when the message names nothing else.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -68,7 +69,10 @@ INTENTS: Dict[str, IntentRow] = {
     "ask_change_treatment": IntentRow("change_treatment", "utter_cannot_change_treatment", "change_treatment"),
     "ask_not_covered": IntentRow("not_covered"),
     "out_of_scope": IntentRow("off_topic"),
-    **{i: IntentRow("conversation") for i in ("greet", "goodbye", "thanks", "bot_challenge", "help", FALLBACK_INTENT)},
+    **{
+        i: IntentRow("conversation")
+        for i in ("greet", "goodbye", "thanks", "bot_challenge", "help", "rate_answer", FALLBACK_INTENT)
+    },
     # Education: the knowledge topic each answers (passages.yml `answers:`), "feature:<f>" for a
     # table row; route intents start from their topic and follow the route or condition named.
     **{
@@ -190,6 +194,17 @@ def in_scope_words(text: str) -> bool:
     return mentions_b12(text) or bool(set(words_of(text)) & SCOPE_WORDS)
 
 
+# A button's payload: "/intent" or "/intent{json}" (Rasa reads the intent and entities from it).
+# One bounded repeat: linear in the message's length.
+BUTTON_PAYLOAD = re.compile(r"/([a-z_]+)(\{[^\n]*\})?")
+
+
+def button_intent(text: str) -> str | None:
+    """The intent a button click names, or None when the message was typed."""
+    match = BUTTON_PAYLOAD.fullmatch(text.strip())
+    return match.group(1) if match and match.group(1) in INTENTS else None
+
+
 def understand(
     text: str,
     ranking: Sequence[Tuple[str, float]],
@@ -199,6 +214,10 @@ def understand(
     """The kind of message and what it is about. `text` is the whole message (safety is judged
     over all of it); `focus_text` the sentences that ask (the topic); `ranking` DIET's intents,
     best first; `entity_types` the labels of the entities found (condition, route, ...)."""
+    pressed = button_intent(text)
+    if pressed is not None:  # a button: the kind its intent has, and never an emergency matched in JSON
+        row = INTENTS[pressed]
+        return Understanding(row.kind, pressed, topic_intent=pressed if row.kind == "education" else None)
     signal = assess_emergency(text)
     if signal is not None and signal.reported:
         return Understanding("emergency", "emergency", emergency=signal)

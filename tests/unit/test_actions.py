@@ -30,7 +30,7 @@ def texts(messages):
 def test_every_answer_ends_with_the_caveat(intent, make_tracker):
     messages, events = run(ActionAnswerQuestion(), make_tracker(intent))
     assert messages[-1]["response"] == "utter_caveat"
-    assert messages[0]["text"]
+    assert messages[-2]["text"]  # the quoted passages, just before the caveat
     assert all(isinstance(e, dict) and e["event"] == "slot" for e in events)
 
 
@@ -46,7 +46,16 @@ def test_personal_advice_is_declined_then_quoted_then_caveated(intent, make_trac
 def test_pernicious_anemia_answer_quotes_the_source(make_tracker):
     messages, events = run(ActionAnswerQuestion(), make_tracker("ask_pernicious_anemia", "what is PA?"))
     assert "parietal cells" in messages[0]["text"]
-    assert events == [SlotSet("topic", "pernicious_anemia"), SlotSet("feature", None)]
+    ref = "pernicious_anemia|pa.parietal_cells+pa.central_feature"
+    assert events == [
+        SlotSet("topic", "pernicious_anemia"),
+        SlotSet("feature", None),
+        SlotSet(
+            "last_answer",
+            {"topic": "pernicious_anemia", "passages": ["pa.parietal_cells", "pa.central_feature"], "kind": "education"},
+        ),
+        SlotSet("feedback_asked", [ref]),
+    ]
 
 
 def test_shots_then_side_effects_then_pills(make_tracker, entity):
@@ -82,7 +91,7 @@ def test_every_health_text_is_vetted(make_tracker):
     vetted = {p.text for p in kb.passages.values()}
     for intent in ANSWER_INTENTS:
         messages, _ = run(ActionAnswerQuestion(), make_tracker(intent))
-        for part in messages[0]["text"].split("\n\n"):
+        for part in messages[-2]["text"].split("\n\n"):
             assert part in vetted
 
 
