@@ -20,6 +20,10 @@
  *
  * Errors: when the server can't be reached, answers non-2xx, or sends no message, an error bubble gives
  * the emergency number.
+ * Content loop: a message that quotes the source carries `source` (title, https URL, the section
+ * headings quoted, the review date), shown as a small "Source" disclosure under it; the provider
+ * caveat of a new answer carries "was this helpful?" buttons (payload /rate_answer{...}), shown as
+ * two buttons under the answer and gone once one is clicked.
  * Safety: every message is rendered with text nodes (never innerHTML). The only links made are
  * https: URLs on hopkinsmedicine.org found in the assistant's messages (an http: one stays text). The conversation is
  * kept in sessionStorage as data (sender id and messages), never as HTML.
@@ -37,6 +41,8 @@
   const LINK_HOST = "hopkinsmedicine.org";
   const MAX_HISTORY = 200;
   const MAX_INPUT = 1000;
+  const RATE_PAYLOAD = "/rate_answer";
+  const MAX_SOURCE_TEXT = 200;
 
   const script =
     document.currentScript ||
@@ -106,12 +112,32 @@
       .map((b) => ({ title: b.title, payload: b.payload }));
   }
 
+  function shortText(value) {
+    return typeof value === "string" && value.trim() ? value.trim().slice(0, MAX_SOURCE_TEXT) : null;
+  }
+
+  // Where a message's quotes come from, kept as plain strings; a link only if allowedLink says so.
+  function cleanSource(source) {
+    if (!source || typeof source !== "object") return null;
+    const title = shortText(source.title);
+    if (!title) return null;
+    const out = { title: title, sections: [] };
+    if (Array.isArray(source.sections)) out.sections = source.sections.map(shortText).filter(Boolean).slice(0, 5);
+    const reviewed = shortText(source.reviewed);
+    if (reviewed) out.reviewed = reviewed;
+    const url = typeof source.url === "string" ? allowedLink(source.url) : null;
+    if (url) out.url = url;
+    return out;
+  }
+
   function cleanItem(item) {
     if (!item || typeof item.text !== "string") return null;
     if (["user", "bot", "error"].indexOf(item.from) === -1) return null;
     const out = { from: item.from, text: item.text };
     const buttons = cleanButtons(item.buttons);
     if (item.from === "bot" && buttons.length) out.buttons = buttons;
+    const source = item.from === "bot" ? cleanSource(item.source) : null;
+    if (source) out.source = source;
     return out;
   }
 
@@ -296,13 +322,48 @@
     const body = el("span", "b12c-text");
     appendText(body, item.text, kind !== "user");
     msg.appendChild(body);
+    if (item.source) msg.appendChild(renderSource(item.source));
     return msg;
   }
 
+  // A small disclosure: the source's title, the parts quoted, the review date and the link.
+  function renderSource(source) {
+    const details = el("details", "b12c-source");
+    details.appendChild(el("summary", "b12c-source-summary", "Source"));
+    const facts = el("div", "b12c-source-facts");
+    facts.appendChild(el("p", null, "Quoted from: " + source.title));
+    if (source.sections.length) facts.appendChild(el("p", null, "Parts quoted: " + source.sections.join("; ")));
+    if (source.reviewed) facts.appendChild(el("p", null, "Last reviewed: " + source.reviewed));
+    if (source.url) {
+      const p = el("p");
+      const a = el("a", "b12c-link", source.url);
+      a.href = source.url;
+      a.target = "_blank";
+      a.rel = "noopener noreferrer";
+      a.appendChild(srOnly(" (opens in a new tab)"));
+      p.appendChild(a);
+      facts.appendChild(p);
+    }
+    details.appendChild(facts);
+    return details;
+  }
+
+  function isRating(buttons) {
+    return buttons.length > 0 && buttons.every((b) => b.payload.indexOf(RATE_PAYLOAD) === 0);
+  }
+
   function renderReplies(buttons) {
-    const group = el("div", "b12c-replies");
+    const rating = isRating(buttons);
+    const group = el("div", "b12c-replies" + (rating ? " b12c-replies--rating" : ""));
     group.setAttribute("role", "group");
-    group.setAttribute("aria-label", "Suggested replies");
+    if (rating) {
+      const label = el("span", "b12c-rating-label", "Was this helpful?");
+      label.id = uid("rating");
+      group.setAttribute("aria-labelledby", label.id);
+      group.appendChild(label);
+    } else {
+      group.setAttribute("aria-label", "Suggested replies");
+    }
     buttons.forEach((b) => {
       const button = el("button", "b12c-reply", b.title);
       button.type = "button";
@@ -402,6 +463,8 @@
       if (!text.trim() && !buttons.length) return; // images, custom payloads: not shown
       const item = { from: "bot", text: text };
       if (buttons.length) item.buttons = buttons;
+      const source = cleanSource(r.source);
+      if (source) item.source = source;
       add(item);
       shown += 1;
     });

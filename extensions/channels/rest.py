@@ -153,6 +153,17 @@ def _for_client(message: Dict[Text, Any]) -> Dict[Text, Any]:
     return message
 
 
+class SourcedOutputChannel(CollectingOutputChannel):
+    """Rasa's REST rendering of a reply, plus `source` on the last part of a message that quotes
+    the knowledge (b12/answering.py source_facts: the widget's Source disclosure)."""
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        await super().send_text_message(recipient_id, text, **kwargs)
+        source = kwargs.get("source")
+        if isinstance(source, dict) and self.messages:
+            self.messages[-1]["source"] = source
+
+
 class Pending:
     """How many turns this process is working on, hung-up clients' included (MAX_PENDING_TURNS)."""
 
@@ -207,7 +218,7 @@ class SafeRestInput(RestInput):
     ) -> List[Dict[Text, Any]]:
         """Handle one message; return what to send back, ending with SAFE_REPLY on any failure.
         `on_task` is given the processing task as soon as it exists."""
-        collector = CollectingOutputChannel()
+        collector = SourcedOutputChannel()
         message = UserMessage(
             text, collector, sender, input_channel=input_channel, metadata=metadata, message_id=message_id
         )
@@ -361,12 +372,14 @@ class SafeRestInput(RestInput):
         ]
         if not asked:
             return None
-        collector = CollectingOutputChannel()  # Rasa's own rendering of a bot message
+        collector = SourcedOutputChannel()  # Rasa's own rendering of a bot message
         for event in events[asked[0] + 1 :]:
             if isinstance(event, UserUttered):
                 break
             if isinstance(event, BotUttered):
-                await collector.send_response(conversation, {"text": event.text, **(event.data or {})})
+                source = (event.metadata or {}).get("source")
+                extra = {"source": source} if source else {}
+                await collector.send_response(conversation, {"text": event.text, **(event.data or {}), **extra})
         logger.info("A retried message was already answered; replayed %d replies.", len(collector.messages))
         return [_for_client(m) for m in collector.messages or [{"recipient_id": conversation, "text": SAFE_REPLY}]]
 

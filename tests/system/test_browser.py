@@ -20,11 +20,13 @@ from pathlib import Path
 import pytest
 
 from b12 import settings
+from b12.knowledge import get_knowledge
 from tests.harness import (
     CAVEAT,
     booted,
     chat,
     clean_env,
+    conversation_events,
     listening_addresses,
     missing,
     new_sender,
@@ -377,9 +379,78 @@ def test_a_quick_reply_sends_its_payload_and_shows_its_title(browser):
     assert not any(t.startswith("/") for t in said(added)), "the payload is sent, not shown"
     assert any("parietal cells" in t for t in said(added[1:]))
     assert is_caveat(added[-1])
-    assert not driver.find_elements(By.CSS_SELECTOR, ".b12c-replies"), "old quick replies are removed"
+    assert not driver.find_elements(By.CSS_SELECTOR, ".b12c-replies:not(.b12c-replies--rating)"), "old ones removed"
     assert driver.switch_to.active_element == driver.find_element(By.CSS_SELECTOR, ".b12c-input")
     shot(driver, "quick-reply-answer")
+
+
+def votes(stack, driver):
+    """The `feedback` slot events stored for the widget's conversation."""
+    sender = driver.execute_script(STORED)["sender"]
+    events = conversation_events(stack.engine(), sender)
+    return [e["value"] for e in events if e["event"] == "slot" and e["name"] == "feedback"]
+
+
+@pytest.mark.parametrize(
+    "choice, helpful, thanks",
+    [("Yes, this helped", True, "glad it helped"), ("No, this did not help", False, "sorry that did not help")],
+)
+def test_was_this_helpful_is_one_tap_under_the_answer_and_is_stored(browser, servers, choice, helpful, thanks):
+    driver = browser()
+    open_page(driver)
+    added = ask(driver, "what is pernicious anemia?")
+    assert is_caveat(added[-1])  # the caveat stays the last message; the question sits under it
+    group = driver.find_element(By.CSS_SELECTOR, ".b12c-replies--rating")
+    label = group.find_element(By.CSS_SELECTOR, ".b12c-rating-label")
+    assert label.text == "Was this helpful?" and group.get_attribute("aria-labelledby") == label.get_attribute("id")
+    buttons = group.find_elements(By.CSS_SELECTOR, "button.b12c-reply")
+    assert [b.text for b in buttons] == ["Yes, this helped", "No, this did not help"]
+    shot(driver, "was-this-helpful")
+
+    before = len(bubbles(driver))
+    buttons[[b.text for b in buttons].index(choice)].click()
+    added = wait_idle(driver, before + 2)[before:]
+    assert said(added)[0] == choice and not any(t.startswith("/") for t in said(added))
+    assert thanks in said(added)[-1]
+    assert not driver.find_elements(By.CSS_SELECTOR, ".b12c-replies--rating"), "asked once, then gone"
+    if not helpful:  # a "no" offers the topics again
+        titles = [b.text for b in driver.find_elements(By.CSS_SELECTOR, ".b12c-replies .b12c-reply")]
+        assert "More topics" in titles, titles
+    shot(driver, f"voted-{'yes' if helpful else 'no'}")
+    assert wait_until(lambda: votes(servers, driver), 10)
+    assert votes(servers, driver) == [
+        {"topic": "pernicious_anemia", "passages": ["pa.parietal_cells", "pa.central_feature"], "helpful": helpful}
+    ]
+
+    # the same answer again: not asked again
+    added = ask(driver, "what is pernicious anemia?")
+    assert is_caveat(added[-1])
+    assert not driver.find_elements(By.CSS_SELECTOR, ".b12c-replies--rating")
+
+
+def test_each_answer_has_a_source_disclosure_with_the_sections_and_review_date(browser):
+    kb = get_knowledge()
+    driver = browser()
+    open_page(driver)
+    ask(driver, "what is pernicious anemia?")
+    sources = driver.find_elements(By.CSS_SELECTOR, ".b12c-log > .b12c-msg details.b12c-source")
+    assert len(sources) == 1, "one disclosure, on the quoted passages"
+    details = sources[0]
+    assert details.get_attribute("open") is None  # small: closed until asked
+    details.find_element(By.CSS_SELECTOR, "summary").click()
+    facts = details.find_element(By.CSS_SELECTOR, ".b12c-source-facts").text
+    assert kb.source_title in facts
+    assert "Autoimmune Conditions that Affect B12 Absorption" in facts
+    assert str(kb.review.reviewed_on.year) in facts and kb.review.reviewed_on.strftime("%B") in facts
+    link = details.find_element(By.CSS_SELECTOR, "a.b12c-link")
+    assert link.get_attribute("href") == kb.source_url and link.get_attribute("rel") == "noopener noreferrer"
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", details)
+    shot(driver, "source-disclosure")
+
+    # survives a reload, as data
+    driver.refresh()
+    WebDriverWait(driver, 10).until(lambda d: d.find_element(By.CSS_SELECTOR, ".b12c-panel").is_displayed())
+    assert len(driver.find_elements(By.CSS_SELECTOR, "details.b12c-source")) == 1
 
 
 def test_the_conversation_survives_a_reload(browser):

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from b12 import settings
+from b12.knowledge import get_knowledge
 from evaluation import own_words
 from evaluation.common import HELDOUT, write_report
 from evaluation.judge import Judge, category, run_case
@@ -45,6 +46,40 @@ def test_a_topic_answer_quotes_the_source_and_ends_with_the_caveat():
     messages = texts(reply)
     assert "parietal cells" in " ".join(messages)
     assert CAVEAT.search(messages[-1])
+
+
+def test_an_answer_asks_once_if_it_helped_stores_the_vote_and_says_where_it_is_from(servers):
+    kb = get_knowledge()
+    sender = new_sender("loop")
+    status, reply = post("what is pernicious anemia?", sender)
+    assert status == 200 and CAVEAT.search(reply[-1]["text"])  # the caveat is still last
+    buttons = reply[-1]["buttons"]
+    assert [b["title"] for b in buttons] == ["Yes, this helped", "No, this did not help"]
+    (quoted,) = [m for m in reply if "source" in m]  # the Source disclosure's facts, once
+    assert "parietal cells" in quoted["text"]
+    assert quoted["source"]["sections"] == ["Autoimmune Conditions that Affect B12 Absorption"]
+    assert quoted["source"]["url"] == kb.source_url
+    assert quoted["source"]["reviewed_on"] == kb.review.reviewed_on.isoformat()
+
+    status, reply = post(buttons[0]["payload"], sender)
+    assert status == 200 and texts(reply) == ["Thank you for telling me. I am glad it helped."]
+    votes = [e["value"] for e in conversation_events(servers.engine(), sender) if e.get("name") == "feedback"]
+    assert votes == [
+        {"topic": "pernicious_anemia", "passages": ["pa.parietal_cells", "pa.central_feature"], "helpful": True}
+    ]
+
+    status, reply = post("where is that from?", sender)
+    said = " ".join(texts(reply))
+    assert kb.source_title in said and '"Autoimmune Conditions that Affect B12 Absorption"' in said
+    assert f"{kb.review.reviewed_on:%B} {kb.review.reviewed_on.day}, {kb.review.reviewed_on.year}" in said
+    assert kb.source_url in said and CAVEAT.search(reply[-1]["text"])
+
+    status, reply = post("what is pernicious anemia?", sender)  # the same answer: not asked again
+    assert "parietal cells" in " ".join(texts(reply)) and not reply[-1].get("buttons")
+    status, reply = post(buttons[1]["payload"], sender)  # a second vote on it is not counted
+    assert texts(reply) == ["Thank you. You already told me about that answer."]
+    votes = [e for e in conversation_events(servers.engine(), sender) if e.get("name") == "feedback"]
+    assert len(votes) == 1
 
 
 @pytest.mark.parametrize(

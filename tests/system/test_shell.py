@@ -2,11 +2,14 @@
 answers, and what it starts (its Rasa server, the action server) stops when the shell ends, both
 on /stop and when the terminal is closed."""
 
+import contextlib
 import fcntl
+import json
 import os
 import pty
 import select
 import signal
+import sqlite3
 import subprocess
 import termios
 import threading
@@ -29,6 +32,7 @@ class Terminal:
     """`make shell` with a pseudo-terminal as its controlling terminal, in a session of its own."""
 
     def __init__(self, home: Path):
+        self.db = home / "data" / "tracker.db"
         env = clean_env(
             {
                 "RUN_DIR": str(home / "run"),
@@ -118,6 +122,16 @@ def terminal(tmp_path):
         t.kill_all()
 
 
+PA_PASSAGES = ["pa.parietal_cells", "pa.central_feature"]
+
+
+def stored_votes(db: Path) -> list:
+    """The `feedback` slot events in the shell's tracker store."""
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        rows = conn.execute("SELECT data FROM events WHERE type_name = 'slot' AND action_name = 'feedback'").fetchall()
+    return [json.loads(row[0])["value"] for row in rows]
+
+
 def everything_stopped(t: Terminal) -> bool:
     return not t.processes() and not port_open(SHELL_PORT) and not port_open(ACTIONS_PORT)
 
@@ -130,6 +144,11 @@ def test_make_shell_listens_on_loopback_answers_and_stops_what_it_started_on_sto
     assert set(listening_addresses(ACTIONS_PORT)) == {"127.0.0.1"}
     t.type("what is pernicious anemia?")
     assert t.wait_for("parietal cells", 60), t.text()[-3000:]
+    # "was this helpful?": the caveat's buttons are a pick list; Enter picks the first, "yes"
+    assert t.wait_for("No, this did not help", 30), t.text()[-3000:]
+    t.type("")
+    assert t.wait_for("glad it helped", 60), t.text()[-3000:]
+    assert stored_votes(t.db) == [{"topic": "pernicious_anemia", "passages": PA_PASSAGES, "helpful": True}]
     t.type("/stop")
     assert t.process.wait(timeout=60) == 0, t.text()[-3000:]
     # nothing it started outlives it (make shell used to leave Rasa and the action server running)

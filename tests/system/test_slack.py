@@ -296,6 +296,19 @@ def test_the_url_verification_challenge_is_echoed(with_slack):
     assert send(body.encode(), signed=False)[0] == 400
 
 
+def click(channel: str, user: str, thread_ts: str, value: str) -> int:
+    """A block_actions payload, form-encoded, as Slack posts a button click."""
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user},
+        "channel": {"id": channel},
+        "message": {"ts": "1.1", "thread_ts": thread_ts},
+        "actions": [{"type": "button", "value": value, "action_id": "a1", "block_id": "b1"}],
+    }
+    form = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
+    return send(form, content_type="application/x-www-form-urlencoded")[0]
+
+
 @live
 def test_greeting_buttons_and_a_button_click(with_slack):
     channel, user = unique("D"), unique("U")
@@ -306,18 +319,40 @@ def test_greeting_buttons_and_a_button_click(with_slack):
     assert 1 <= len(actions["elements"]) <= MAX_BUTTONS
     button = next(b for b in actions["elements"] if b["value"] == "/ask_pernicious_anemia")
 
-    click = {  # a block_actions payload, form-encoded, as Slack posts a button click
-        "type": "block_actions",
-        "user": {"id": user},
-        "channel": {"id": channel},
-        "message": {"ts": "1.1", "thread_ts": greeting["thread_ts"]},
-        "actions": [{"type": "button", "value": button["value"], "action_id": "a1", "block_id": "b1"}],
-    }
-    form = urllib.parse.urlencode({"payload": json.dumps(click)}).encode()
-    assert send(form, content_type="application/x-www-form-urlencoded")[0] == 200
+    assert click(channel, user, greeting["thread_ts"], button["value"]) == 200
     posts = with_slack.wait_for_answer(channel)
     assert any("parietal cells" in p.get("text", "") for p in posts)
     assert posts[-1]["text"].startswith(CAVEAT)
+
+
+@live
+def test_was_this_helpful_buttons_ride_on_the_caveat_and_a_click_is_stored(with_slack, assistant):
+    channel, user = unique("D"), unique("U")
+    assert send(message_event("what is pernicious anemia?", channel, user))[0] == 200
+    posts = with_slack.wait_for_answer(channel)
+    caveat = posts[-1]
+    assert caveat["text"].startswith(CAVEAT)  # still the last message, with the buttons on it
+    section, actions = caveat["blocks"]
+    assert section["text"]["text"].startswith(CAVEAT)
+    titles = [b["text"]["text"] for b in actions["elements"]]
+    assert titles == ["Yes, this helped", "No, this did not help"]
+    no = actions["elements"][1]["value"]
+    assert no.startswith("/rate_answer") and "pernicious_anemia|" in no
+
+    assert click(channel, user, caveat["thread_ts"], no) == 200
+    posts = with_slack.wait_for(channel, lambda ps: any("sorry that did not help" in p.get("text", "") for p in ps))
+    sorry = next(p for p in posts if "sorry that did not help" in p.get("text", ""))
+    assert "healthcare provider" in sorry["text"] and sorry.get("blocks"), "a no offers the topics"
+    engine = assistant.stacks[True].engine()
+    stored = [e["value"] for e in conversation_events(engine, user, channel="slack") if e.get("name") == "feedback"]
+    assert stored == [
+        {"topic": "pernicious_anemia", "passages": ["pa.parietal_cells", "pa.central_feature"], "helpful": False}
+    ]
+
+    assert click(channel, user, caveat["thread_ts"], no) == 200  # clicked twice: counted once
+    with_slack.wait_for(channel, lambda ps: any("already told me" in p.get("text", "") for p in ps))
+    stored = [e for e in conversation_events(engine, user, channel="slack") if e.get("name") == "feedback"]
+    assert len(stored) == 1
 
 
 @live

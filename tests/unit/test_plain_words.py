@@ -8,6 +8,8 @@ import yaml
 
 from b12 import settings
 from b12.answering import SAFE_REPLY
+from b12.feedback import TITLES
+from b12.knowledge import get_knowledge
 from extensions.channels import RATE_LIMITED
 from extensions.channels.rest import BUSY
 from extensions.channels.slack import TOO_LONG
@@ -43,6 +45,18 @@ for region, numbers in CRISIS["regions"].items():
 RESPONSES["utter_not_covered_related"] = DOMAIN["responses"]["utter_not_covered_related"][0]["text"].format(
     about="celiac and Crohn's disease"
 )
+
+# "Where is that from?", filled in with the source's title, two of its headings and a date.
+for _name in ("utter_source_of_answer", "utter_source"):
+    RESPONSES[_name] = DOMAIN["responses"][_name][0]["text"].format(
+        title=get_knowledge().source_title,
+        sections='"Autoimmune Conditions that Affect B12 Absorption"; "Conclusion: A Supportive Tool, Not a Cure"',
+        reviewed="December 1, 2026",
+    )
+# "Was this helpful?": the buttons and the widget's label for them.
+for _value, _title in TITLES.items():
+    RESPONSES[f"feedback button: {_value}"] = _title
+RESPONSES["widget: rating label"] = _js_text(r'"b12c-rating-label",(\s*"[^"]*")')
 
 
 def test_every_response_is_measured():
