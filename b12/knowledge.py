@@ -195,8 +195,9 @@ def is_heading(line: str) -> bool:
 
 
 def source_sections(raw: str) -> List[Section]:
-    """The source's sections in order, each with the SHA-256 of its exact lines (line ends
-    included), so the sections together hash every byte of the file. One pass over the text."""
+    """The source's sections in order, each with the SHA-256 of its lines joined by "\n" (line
+    ends aside), so the sections together cover every character of the file but its line ends.
+    One pass over the text."""
     sections: List[Section] = []
     heading, first, chunk, seen = BEFORE_FIRST_HEADING, 1, [], {}  # type: ignore[var-annotated]
 
@@ -205,10 +206,10 @@ def source_sections(raw: str) -> List[Section]:
             return
         seen[heading] = seen.get(heading, 0) + 1
         name = heading if seen[heading] == 1 else f"{heading} ({seen[heading]})"
-        digest = source_sha256("".join(chunk).encode("utf-8"))
+        digest = source_sha256("\n".join(chunk).encode("utf-8"))
         sections.append(Section(heading=name, first_line=first, last_line=last, sha256=digest))
 
-    lines = raw.splitlines(keepends=True)
+    lines = raw.splitlines()
     for number, line in enumerate(lines, start=1):
         if is_heading(line):
             close(number - 1)
@@ -334,7 +335,10 @@ def _load_review(
         what = (
             "; ".join(changes)
             if changes
-            else ("yet every section matches 'review.sections': the recorded hash was edited by hand")
+            else (
+                "no section's text changed ('review.sections' all match), so only its line ends did, "
+                "or the recorded hash was edited by hand"
+            )
         )
         raise KnowledgeError(
             f"{path}: {name} changed since the last review ('review.source_sha256' is {recorded[:12]}…, "

@@ -142,10 +142,12 @@ def questions(topic: str, examples: Dict[str, List[str]], k: int = EXAMPLES_PER_
 
 def passage_topics(kb: Knowledge, passage: Passage) -> List[str]:
     """The topics whose answer quotes this passage: the `answers:` map; for a table cell, its
-    feature's row (feature:<f>), its route (route:<r>), and the route comparison for efficacy."""
+    feature's row (feature:<f>), its route (route:<r>), the route comparison for efficacy and a
+    risk question naming the route for risk (as b12/answering.py quotes them)."""
     if passage.route is not None:
         topics = [f"feature:{passage.feature}", f"route:{passage.route}"]
-        return topics + (["compare_routes"] if passage.feature == "efficacy" else [])
+        extra = {"efficacy": ["compare_routes"], "risk": ["risks"]}.get(str(passage.feature), [])
+        return topics + extra
     return [topic for topic, ids in kb.answers.items() if passage.id in ids]
 
 

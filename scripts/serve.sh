@@ -23,6 +23,9 @@ export TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 PYTHONWARNINGS=ignore SQLA
 
 load_all() {
   "$VENV/bin/python" -m b12.settings check
+  # the knowledge file as the action server loads it: refused (a changed source, a bad review),
+  # nothing starts, and the loader's message says which file and what changed
+  "$VENV/bin/python" -m b12.knowledge check
   load RASA_PORT ACTIONS_PORT MODEL RUN_DIR WEB_PORT CORS_ORIGINS RASA_INTERFACE TRACKER_DB LOG_LEVEL \
     LOG_LEVEL_LIBRARIES RASA_TELEMETRY_ENABLED ENABLE_API SERVE_WEB RASA_START_TIMEOUT SANIC_REQUEST_MAX_SIZE SHELL_PORT \
     RASA_STARTSECS RESTART_RETRIES
