@@ -279,6 +279,11 @@ def _section_changes(
         for item in data.get("passages") or []
         if isinstance(item, dict) and "id" in item
     }
+    cells = (data.get("table") or {}).get("cells") if isinstance(data.get("table"), dict) else None
+    if isinstance(cells, dict):
+        for route, row in cells.items():
+            for feature, cell in (row if isinstance(row, dict) else {}).items():
+                quotes[f"{route}.{feature}"] = normalise(f"| {cell} |")
 
     def quoted_by(heading: str) -> str:
         ids = quoted.get(heading, [])

@@ -76,7 +76,7 @@ def test_a_changed_table_cell_names_the_table_section_and_its_cells(copy):
     edit(copy.parent / SOURCE, "Low risk, excess is excreted", "No risk at all")
     message = refused(copy)
     assert "changed 'Dietary vs. Supplemented B12' (lines 11-18; quoted by diet.benefit," in message
-    assert "no longer in the source" not in message  # cells are checked cell by cell, after
+    assert "injection.risk; no longer in the source: oral.risk)" in message
 
 
 def test_an_added_section_is_named_with_its_lines(copy):
