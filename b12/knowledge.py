@@ -4,6 +4,10 @@
 quote in it must appear verbatim in `knowledge/b12-autoimmunity.txt`; table cells
 must sit in the row and column they claim. A bad file fails fast with a
 `KnowledgeError` naming the file and the key.
+
+The `review:` block records who reviewed the file (a role from REVIEWER_ROLES), when, and the
+SHA-256 of the source, whole and per section: a source changed since is refused with a message
+naming the sections changed, added or removed and the passages quoting them (docs/content.md).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import datetime
 import hashlib
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -73,7 +77,7 @@ class Review:
     reviewed_by: str
     reviewed_on: datetime.date
     source_sha256: str
-    sections: Mapping[str, str] = ()  # type: ignore[assignment]  # heading -> SHA-256, in order
+    sections: Mapping[str, str] = field(default_factory=dict)  # heading -> SHA-256, in source order
 
     @property
     def clinical(self) -> bool:

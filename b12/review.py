@@ -313,13 +313,14 @@ def block_span(text: str) -> Tuple[int, int]:
 
 def sign(path: Path, role: str, today: Optional[datetime.date] = None) -> str:
     """Record a review by `role` today: rewrite only the `review:` block of `path`, keeping every
-    other byte. Refuses a role that is not a reviewer role, and a file that does not load."""
+    other byte, and return the new block. Refuses a role that is not a reviewer role, and a file
+    that does not load but for its review (the trial copy is loaded whole before it replaces it)."""
     role = role.strip() if isinstance(role, str) else role
     problem = check_role(role)
     if problem:
         raise KnowledgeError(f"{path}: 'review.reviewed_by' {problem}")
     load_knowledge(path, check_review=False)  # the rest of the file must be sound first
-    text = path.read_text(encoding="utf-8")
+    text = path.read_bytes().decode("utf-8")  # as it is: no newline translation
     try:
         start, end = block_span(text)
     except KnowledgeError as e:
@@ -327,9 +328,10 @@ def sign(path: Path, role: str, today: Optional[datetime.date] = None) -> str:
     data = read_file(path)
     source_raw = (path.parent / str(data["source"])).read_bytes()
     day = today or datetime.datetime.now(datetime.timezone.utc).date()
-    new = text[:start] + review_block(role, day, source_raw) + text[end:]
+    block = review_block(role, day, source_raw)
+    new = text[:start] + block + text[end:]
     trial = path.with_name(path.name + ".signing")
-    trial.write_text(new, encoding="utf-8")
+    trial.write_bytes(new.encode("utf-8"))
     try:
         load_knowledge(trial)
         if {k: v for k, v in read_file(trial).items() if k != "review"} != {
@@ -339,7 +341,7 @@ def sign(path: Path, role: str, today: Optional[datetime.date] = None) -> str:
         trial.replace(path)
     finally:
         trial.unlink(missing_ok=True)
-    return new[start : start + len(review_block(role, day, source_raw))]
+    return block
 
 
 def main(argv: Optional[Iterable[str]] = None) -> int:

@@ -352,3 +352,14 @@ def test_review_and_knowledge_import_no_rasa():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=settings.ROOT)
     assert done.returncode == 0, done.stderr
+
+
+def test_signing_keeps_a_crlf_file_byte_for_byte_outside_the_block(copy):
+    copy.write_bytes(copy.read_bytes().replace(b"\n", b"\r\n"))
+    text = copy.read_bytes().decode()
+    start, end = block_span(text)
+    sign(copy, "clinical content lead")
+    new = copy.read_bytes().decode()
+    new_start, new_end = block_span(new)
+    assert (new[:new_start], new[new_end:]) == (text[:start], text[end:]) and "\r\n" in new[new_end:]
+    assert load_knowledge(copy).review.reviewed_by == "clinical content lead"
