@@ -363,3 +363,33 @@ def test_signing_keeps_a_crlf_file_byte_for_byte_outside_the_block(copy):
     new_start, new_end = block_span(new)
     assert (new[:new_start], new[new_end:]) == (text[:start], text[end:]) and "\r\n" in new[new_end:]
     assert load_knowledge(copy).review.reviewed_by == "clinical content lead"
+
+
+def test_serve_sh_starts_nothing_on_a_refused_file(tmp_path):
+    """`serve.sh start` on a checkout whose source changed: the loader's message, exit 2, and no
+    supervisord, no server, not even its run folder (bash's set -e alone would go on)."""
+    from evaluation.stack import port
+
+    tree = tmp_path / "tree"
+    for folder in ("scripts", "b12", "knowledge"):
+        shutil.copytree(settings.ROOT / folder, tree / folder)
+    edit(tree / "knowledge" / SOURCE, "Some research suggests that", "Research proves that")
+    run_dir = tmp_path / "run"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "VENV": str(Path(sys.executable).parent.parent),
+        "RUN_DIR": str(run_dir),
+        "RASA_PORT": str(port(7905)),
+        "ACTIONS_PORT": str(port(7955)),
+        "WEB_PORT": str(port(7980)),
+    }
+    try:
+        done = subprocess.run(
+            [str(tree / "scripts" / "serve.sh"), "start"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 2, done.stderr
+        assert f"The knowledge file is refused: {tree}/knowledge/passages.yml: {SOURCE} changed" in done.stderr
+        assert not run_dir.exists()
+    finally:
+        if run_dir.exists():  # a regression started supervisord: stop what it started
+            subprocess.run([str(tree / "scripts" / "serve.sh"), "stop"], env=env, capture_output=True, timeout=60)
