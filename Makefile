@@ -40,6 +40,7 @@ $(SPACY_MODEL)/meta.json: knowledge/entity_patterns.yml scripts/build_spacy.py b
 spacy: $(SPACY_MODEL)/meta.json ## build the project's own spaCy pipeline (blank en, lemmas, entity ruler)
 
 $(MODEL): $(TRAIN_INPUTS)
+	@$(PY) -m b12.knowledge check
 	@echo "Training the Rasa model (inputs changed)"
 	@start=$$(date +%s); \
 	$(RASA) train --fixed-model-name current --out models --quiet >/dev/null 2>.train.log || { cat .train.log; exit 1; }; \
@@ -130,6 +131,17 @@ eval-quick: train ## a quick make eval (make test runs it)
 bench-quick: train ## a quick make bench (make test runs it)
 	$(PY) -m evaluation.bench --quick
 	@test -s reports/bench.md && test -s reports/bench.json && test -s reports/bench.png
+
+# The reviewer's view of the knowledge file, and how a review is recorded (docs/content.md).
+# SIGN and OUT reach the shell only through the environment, as SENDER does for forget.
+.PHONY: review
+unexport SIGN OUT
+review: export B12_REVIEW_SIGN := $(value SIGN)
+review: export B12_REVIEW_OUT := $(value OUT)
+review: ## passages beside the source, for a reviewer (OUT=file); sign: make review SIGN="clinical content lead"
+	@if [ -n "$$B12_REVIEW_SIGN" ]; then $(PY) -m b12.review --sign "$$B12_REVIEW_SIGN"; \
+	elif [ -n "$$B12_REVIEW_OUT" ]; then $(PY) -m b12.review --out "$$B12_REVIEW_OUT"; \
+	else $(PY) -m b12.review; fi
 
 check: lint unit validate e2e ## lint, unit tests, rasa data validate, end-to-end stories: no daemons, no system installs
 

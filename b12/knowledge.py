@@ -4,6 +4,10 @@
 quote in it must appear verbatim in `knowledge/b12-autoimmunity.txt`; table cells
 must sit in the row and column they claim. A bad file fails fast with a
 `KnowledgeError` naming the file and the key.
+
+The `review:` block records who reviewed the file (a role from REVIEWER_ROLES), when, and the
+SHA-256 of the source, whole and per section: a source changed since is refused with a message
+naming the sections changed, added or removed and the passages quoting them (docs/content.md).
 """
 
 from __future__ import annotations
@@ -11,10 +15,11 @@ from __future__ import annotations
 import datetime
 import hashlib
 import re
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import yaml
 
@@ -29,6 +34,30 @@ FEATURES: Tuple[str, ...] = ("benefit", "efficacy", "typical_use", "absorption",
 
 class KnowledgeError(ValueError):
     """The knowledge file is malformed or quotes something the source does not say."""
+
+
+# Who may sign a review: a role, never a person's name. A closed list, so a name cannot pass for a
+# role (a rule on spelling alone would let "jane smith" through); a new role is a reviewed code
+# change here. True marks the roles whose signature is a clinical sign-off (docs/content.md).
+REVIEWER_ROLES: Dict[str, bool] = {
+    "clinical content lead": True,
+    "clinical reviewer": True,
+    "clinical pharmacist": True,
+    "nurse educator": True,
+    "content engineer": False,
+}
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+# A review dated up to a day ahead of today (UTC) is accepted: the signer may live east of CI.
+FUTURE_SLACK = datetime.timedelta(days=1)
+BEFORE_FIRST_HEADING = "(before the first heading)"
+
+
+class _Loader(yaml.SafeLoader):
+    """safe_load, except that dates stay text: the loader parses them itself, so an impossible
+    date (2026-02-30) is a KnowledgeError naming its key rather than a crash inside PyYAML."""
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
 
 
 @dataclass(frozen=True)
@@ -48,6 +77,22 @@ class Review:
     reviewed_by: str
     reviewed_on: datetime.date
     source_sha256: str
+    sections: Mapping[str, str] = field(default_factory=dict)  # heading -> SHA-256, in source order
+
+    @property
+    def clinical(self) -> bool:
+        """Whether the signer's role is a clinical one (REVIEWER_ROLES)."""
+        return REVIEWER_ROLES.get(self.reviewed_by, False)
+
+
+@dataclass(frozen=True)
+class Section:
+    """One section of the source: its heading line and the lines up to the next heading."""
+
+    heading: str
+    first_line: int  # 1-based, the heading's line
+    last_line: int
+    sha256: str
 
 
 @dataclass(frozen=True)
@@ -146,35 +191,198 @@ def source_sha256(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def _load_review(data: Any, source_raw: bytes, source_path: Path, path: Path) -> Review:
+def is_heading(line: str) -> bool:
+    """A section heading of the source: a short line that is neither a table row nor a sentence
+    (it does not end with '.', ')', '!' or ':')."""
+    line = line.strip()
+    return bool(line) and not line.startswith("|") and len(line) < 90 and line[-1] not in ".)!:"
+
+
+def source_sections(raw: str) -> List[Section]:
+    """The source's sections in order, each with the SHA-256 of its lines joined by "\n" (line
+    ends aside), so the sections together cover every character of the file but its line ends.
+    One pass over the text."""
+    sections: List[Section] = []
+    heading, first, chunk, seen = BEFORE_FIRST_HEADING, 1, [], {}  # type: ignore[var-annotated]
+
+    def close(last: int) -> None:
+        if not chunk:
+            return
+        seen[heading] = seen.get(heading, 0) + 1
+        name = heading if seen[heading] == 1 else f"{heading} ({seen[heading]})"
+        digest = source_sha256("\n".join(chunk).encode("utf-8"))
+        sections.append(Section(heading=name, first_line=first, last_line=last, sha256=digest))
+
+    lines = raw.splitlines()
+    for number, line in enumerate(lines, start=1):
+        if is_heading(line):
+            close(number - 1)
+            heading, first, chunk = line.strip(), number, []
+        chunk.append(line)
+    close(len(lines))
+    return sections
+
+
+def check_role(role: Any) -> Optional[str]:
+    """Why `role` cannot sign a review, or None when it can."""
+    if not isinstance(role, str) or role.strip() not in REVIEWER_ROLES:
+        return (
+            "must be one of the reviewer roles ("
+            + ", ".join(REVIEWER_ROLES)
+            + "), never a person's name; a new role is added to REVIEWER_ROLES in b12/knowledge.py"
+        )
+    return None
+
+
+def _check_hash(value: Any, key: str, path: Path) -> str:
+    text = value.strip().lower() if isinstance(value, str) else ""
+    if not SHA256_HEX.fullmatch(text):
+        raise KnowledgeError(f"{path}: '{key}' must be a SHA-256: 64 hexadecimal characters, not {value!r}")
+    return text
+
+
+def _check_date(value: Any, key: str, path: Path, today: datetime.date) -> datetime.date:
+    try:
+        day = datetime.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise KnowledgeError(f"{path}: '{key}' must be a real date (YYYY-MM-DD), not {value!r}") from None
+    if day > today + FUTURE_SLACK:
+        raise KnowledgeError(f"{path}: '{key}' is {day}, in the future: a review is dated the day it was signed")
+    return day
+
+
+def _quoted_in(data: Mapping[str, Any]) -> Dict[str, List[str]]:
+    """Section heading -> the passage ids (and table cell ids) that quote from it, read leniently
+    from the raw file: it names the passages a changed section puts in question."""
+    out: Dict[str, List[str]] = {}
+    table = data.get("table")
+    if isinstance(table, dict) and isinstance(table.get("cells"), dict):
+        cells = [
+            f"{route}.{feature}" for route, row in table["cells"].items() if isinstance(row, dict) for feature in row
+        ]
+        out.setdefault(str(table.get("section")), []).extend(cells)
+    for item in data.get("passages") or []:
+        if isinstance(item, dict) and "id" in item:
+            out.setdefault(str(item.get("section")), []).append(str(item["id"]))
+    return out
+
+
+def _section_changes(
+    recorded: Mapping[str, str],
+    sections: Sequence[Section],
+    data: Mapping[str, Any],
+    source: str,
+    order_matters: bool,
+) -> List[str]:
+    """What differs between the recorded section hashes and the source's sections, in words.
+    The record's order counts only to explain a changed source (sections moved)."""
+    current = {s.heading: s for s in sections}
+    quoted = _quoted_in(data)
+    quotes = {
+        str(item["id"]): normalise(str(item.get("quote", "")))
+        for item in data.get("passages") or []
+        if isinstance(item, dict) and "id" in item
+    }
+    cells = (data.get("table") or {}).get("cells") if isinstance(data.get("table"), dict) else None
+    if isinstance(cells, dict):
+        for route, row in cells.items():
+            for feature, cell in (row if isinstance(row, dict) else {}).items():
+                quotes[f"{route}.{feature}"] = normalise(f"| {cell} |")
+
+    def quoted_by(heading: str) -> str:
+        ids = quoted.get(heading, [])
+        if not ids:
+            return ""
+        gone = [pid for pid in ids if pid in quotes and quotes[pid] not in source]
+        text = f"; quoted by {', '.join(ids)}"
+        return text + (f"; no longer in the source: {', '.join(gone)}" if gone else "")
+
+    def lines(s: Section) -> str:
+        return f"line {s.first_line}" if s.first_line == s.last_line else f"lines {s.first_line}-{s.last_line}"
+
+    changed = [h for h in recorded if h in current and current[h].sha256 != recorded[h]]
+    added = [s.heading for s in sections if s.heading not in recorded]
+    removed = [h for h in recorded if h not in current]
+    parts = []
+    if changed:
+        parts.append("changed " + ", ".join(f"'{h}' ({lines(current[h])}{quoted_by(h)})" for h in changed))
+    if added:
+        parts.append("added " + ", ".join(f"'{h}' ({lines(current[h])})" for h in added))
+    if removed:
+        parts.append(
+            "removed " + ", ".join(f"'{h}'" + (f" ({quoted_by(h)[2:]})" if quoted_by(h) else "") for h in removed)
+        )
+    if not parts and order_matters and list(recorded) != [s.heading for s in sections]:
+        parts.append("the sections are in a new order: " + ", ".join(f"'{s.heading}'" for s in sections))
+    return parts
+
+
+SIGN_HINT = 'Review it again (make review) and sign the new text: make review SIGN="clinical content lead".'
+
+
+def _load_review(
+    data: Any, source_raw: bytes, source_path: Path, path: Path, today: Optional[datetime.date] = None
+) -> Review:
+    today = today or datetime.datetime.now(datetime.timezone.utc).date()
     review = _require(data, "review", "", path)
     reviewed_by = _require(review, "reviewed_by", "review.", path)
-    if not isinstance(reviewed_by, str) or not reviewed_by.strip():
-        raise KnowledgeError(f"{path}: 'review.reviewed_by' must name a role, for example 'clinical content lead'")
-    reviewed_on = _require(review, "reviewed_on", "review.", path)
-    if not isinstance(reviewed_on, datetime.date) or isinstance(reviewed_on, datetime.datetime):
-        raise KnowledgeError(f"{path}: 'review.reviewed_on' must be a date (YYYY-MM-DD), not {reviewed_on!r}")
-    recorded = str(_require(review, "source_sha256", "review.", path)).strip().lower()
+    problem = check_role(reviewed_by)
+    if problem:
+        raise KnowledgeError(f"{path}: 'review.reviewed_by' {problem}")
+    reviewed_on = _check_date(_require(review, "reviewed_on", "review.", path), "review.reviewed_on", path, today)
+    recorded = _check_hash(_require(review, "source_sha256", "review.", path), "review.source_sha256", path)
+    raw_sections = _require(review, "sections", "review.", path)
+    if not isinstance(raw_sections, dict) or not raw_sections:
+        raise KnowledgeError(f"{path}: 'review.sections' must map each section heading of the source to its SHA-256")
+    recorded_sections = {str(h): _check_hash(v, f"review.sections.{h}", path) for h, v in raw_sections.items()}
+    text = source_raw.decode("utf-8")
+    sections = source_sections(text)
     actual = source_sha256(source_raw)
+    changes = _section_changes(recorded_sections, sections, data, normalise(text), recorded != actual)
+    name = source_path.name
     if recorded != actual:
-        raise KnowledgeError(
-            f"{path}: 'review.source_sha256' was reviewed against {recorded[:12]}…, but {source_path.name} "
-            f"is now {actual[:12]}…: the source changed since the last review. Review again (make review) and "
-            "record the new hash."
+        what = (
+            "; ".join(changes)
+            if changes
+            else (
+                "no section's text changed ('review.sections' all match), so only its line ends did, "
+                "or the recorded hash was edited by hand"
+            )
         )
-    return Review(reviewed_by=reviewed_by.strip(), reviewed_on=reviewed_on, source_sha256=actual)
+        raise KnowledgeError(
+            f"{path}: {name} changed since the last review ('review.source_sha256' is {recorded[:12]}…, "
+            f"{name} is now {actual[:12]}…): {what}. {SIGN_HINT}"
+        )
+    if changes:
+        raise KnowledgeError(
+            f"{path}: 'review.sections' does not match {name}, though 'review.source_sha256' does "
+            f"(the record was edited by hand): {'; '.join(changes)}. {SIGN_HINT}"
+        )
+    return Review(
+        reviewed_by=reviewed_by.strip(),
+        reviewed_on=reviewed_on,
+        source_sha256=actual,
+        sections=recorded_sections,
+    )
 
 
-def load_knowledge(path: Path = PASSAGES_FILE) -> Knowledge:
-    """Read and validate a knowledge file. Raises KnowledgeError naming the file and key."""
+def read_file(path: Path) -> Dict[str, Any]:
+    """The knowledge file's YAML as a mapping (dates left as text). Raises KnowledgeError."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
     except FileNotFoundError as e:
         raise KnowledgeError(f"{path}: file not found") from e
     except yaml.YAMLError as e:
         raise KnowledgeError(f"{path}: not valid YAML: {e}") from e
     if not isinstance(data, dict):
         raise KnowledgeError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def load_knowledge(path: Path = PASSAGES_FILE, *, check_review: bool = True) -> Knowledge:
+    """Read and validate a knowledge file. Raises KnowledgeError naming the file and key.
+    `check_review=False` (make review, for the reviewer of a changed source) skips the review block."""
+    data = read_file(path)
     source_name = _require(data, "source", "", path)
     source_path = path.parent / str(source_name)
     if not source_path.is_file():
@@ -182,7 +390,7 @@ def load_knowledge(path: Path = PASSAGES_FILE) -> Knowledge:
     source_bytes = source_path.read_bytes()
     source_raw = source_bytes.decode("utf-8")
     source = normalise(source_raw)
-    review = _load_review(data, source_bytes, source_path, path)
+    review = _load_review(data, source_bytes, source_path, path) if check_review else None
     source_title = _require(data, "source_title", "", path)
     if not isinstance(source_title, str) or not source_title.strip():
         raise KnowledgeError(f"{path}: 'source_title' must be a non-empty string")
@@ -258,3 +466,23 @@ def covered(knowledge: Knowledge, sentence: str) -> bool:
 def passages_for(ids: Sequence[str]) -> List[Passage]:
     kb = get_knowledge()
     return [kb.passages[i] for i in ids]
+
+
+def main(argv: Sequence[str]) -> int:
+    """`python -m b12.knowledge check [FILE]`: load the knowledge file as the servers do, so a
+    launcher (scripts/serve.sh, scripts/action_server.py, make train) stops at start with the
+    loader's message rather than failing every answer later."""
+    if not argv or argv[0] != "check" or len(argv) > 2:
+        print("usage: python -m b12.knowledge check [passages.yml]", file=sys.stderr)
+        return 2
+    path = Path(argv[1]) if len(argv) == 2 else PASSAGES_FILE
+    try:
+        load_knowledge(path)
+    except KnowledgeError as e:
+        print(f"The knowledge file is refused: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -37,6 +37,12 @@ def main(argv: list[str] | None = None) -> None:
         settings.check()  # a bad value stops here, naming the variable
     except settings.SettingError as e:
         sys.exit(f"b12/settings.py: {e}")
+    from b12.knowledge import KnowledgeError, get_knowledge
+
+    try:
+        get_knowledge()  # a refused knowledge file stops here, naming the file and what changed
+    except KnowledgeError as e:
+        sys.exit(f"The knowledge file is refused: {e}")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--actions", default="actions", help="package with the custom actions")
     parser.add_argument("--host", default=settings.get("ACTIONS_HOST"))

@@ -22,7 +22,11 @@ load() {
 export TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 PYTHONWARNINGS=ignore SQLALCHEMY_SILENCE_UBER_WARNING=1
 
 load_all() {
-  "$VENV/bin/python" -m b12.settings check
+  # `|| exit`: load_all runs as `load_all && start`, where bash's set -e does not stop a failure
+  "$VENV/bin/python" -m b12.settings check || exit 2
+  # the knowledge file as the action server loads it: refused (a changed source, a bad review),
+  # nothing starts, and the loader's message says which file and what changed
+  "$VENV/bin/python" -m b12.knowledge check || exit 2
   load RASA_PORT ACTIONS_PORT MODEL RUN_DIR WEB_PORT CORS_ORIGINS RASA_INTERFACE TRACKER_DB LOG_LEVEL \
     LOG_LEVEL_LIBRARIES RASA_TELEMETRY_ENABLED ENABLE_API SERVE_WEB RASA_START_TIMEOUT SANIC_REQUEST_MAX_SIZE SHELL_PORT \
     RASA_STARTSECS RESTART_RETRIES
