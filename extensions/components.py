@@ -15,7 +15,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from b12.entities import canonical
 from b12.focus import bounded, focus
-from b12.kinds import ranking_of, understand
+from b12.kinds import button_intent, ranking_of, understand
 
 FULL_TEXT = "full_text"
 INTENT_RANKING = "intent_ranking"
@@ -56,7 +56,8 @@ class EntityCanonicalizer(_StatelessComponent):
 class QuestionFocus(_StatelessComponent):
     """First in the pipeline: the text the classifier reads becomes the sentences that ask
     (b12/focus.py), without greetings, apologies, thanks or "asking for my dad:". The whole
-    message is kept in `full_text` for the safety checks, which judge all of it."""
+    message is kept in `full_text` for the safety checks, which judge all of it. A button's
+    payload is left as it is: Rasa's RegexMessageHandler reads its intent and entities from it."""
 
     def _focus(self, messages: List[Message]) -> None:
         for message in messages:
@@ -64,7 +65,8 @@ class QuestionFocus(_StatelessComponent):
             if not text:
                 continue
             message.set(FULL_TEXT, text)
-            message.set(TEXT, bounded(focus(text)))
+            if button_intent(text) is None:
+                message.set(TEXT, bounded(focus(text)))
 
     def process(self, messages: List[Message]) -> List[Message]:
         self._focus(messages)

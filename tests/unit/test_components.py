@@ -54,6 +54,26 @@ def test_the_focus_keeps_the_question_and_the_whole_message_for_safety():
     assert m.get("intent")["name"] == "emergency"
 
 
+def test_a_button_payload_reaches_rasas_regex_handler_unchanged_with_its_kind():
+    from rasa.nlu.classifiers.regex_message_handler import RegexMessageHandler
+    from rasa.shared.core.domain import Domain
+
+    from b12 import settings
+    from b12.feedback import buttons
+
+    payload = buttons("pernicious_anemia|pa.parietal_cells+pa.central_feature")[0]["payload"]
+    [m] = SafetyOverride().process(QuestionFocus().process([message(payload, intent="emergency")]))
+    assert m.get("text") == payload  # focusing would split "pa.parietal_cells" as a sentence
+    assert m.get("message_kind") == "conversation" and m.get("emergency_category") is None
+    domain = Domain.load(str(settings.ROOT / "domain.yml"))
+    [m] = RegexMessageHandler().process([m], domain)
+    assert m.get("intent")["name"] == "rate_answer"
+    assert {e["entity"]: e["value"] for e in m.get("entities")} == {
+        "helpful": "yes",
+        "answer": "pernicious_anemia|pa.parietal_cells+pa.central_feature",
+    }
+
+
 def test_entity_values_become_canonical_ids():
     entities = [
         {"entity": "route", "value": "Jabs", "start": 0, "end": 4},
