@@ -18,7 +18,7 @@ export RASA_PORT ACTIONS_PORT VENV
 
 TRAIN_INPUTS := config.yml domain.yml $(wildcard data/*.yml) extensions/components.py $(SPACY_MODEL)/meta.json
 
-.PHONY: system-deps help install run stop shell train spacy check screenshots test lint format validate unit e2e integration eval bench eval-quick bench-quick resilience cluster run-cluster stop-cluster soak retention forget clean
+.PHONY: system-deps help install run stop shell train spacy check screenshots test lint format validate unit e2e integration eval bench eval-quick bench-quick resilience cluster run-cluster stop-cluster soak retention forget report clean
 
 help: ## this list
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -101,6 +101,13 @@ soak: run ## steady load on make run: memory, latency drift, errors
 
 retention: ## delete conversations idle longer than RETENTION_DAYS
 	$(PY) scripts/retention.py
+
+# SINCE and UNTIL reach the CLI through the environment, like SENDER for make forget.
+unexport SINCE UNTIL
+report: export B12_REPORT_SINCE := $(value SINCE)
+report: export B12_REPORT_UNTIL := $(value UNTIL)
+report: ## the content report, reports/content.html and .json: make report [SINCE=YYYY-MM-DD] [UNTIL=YYYY-MM-DD]
+	$(PY) -m reporting --since="$$B12_REPORT_SINCE" --until="$$B12_REPORT_UNTIL"
 
 stop-cluster: ## stop the local cluster
 	@scripts/cluster.sh stop
