@@ -4,7 +4,7 @@
   wording from several people is one wording.
 - Wordings are compared by TF-IDF (scikit-learn) over their content words (English stop words
   dropped, a light suffix strip so "injections" meets "injection") and cosine similarity. A
-  wording joins the most similar group whose first wording is at least SIMILAR alike, or starts
+  wording joins the group whose centroid is most similar (cosine at least SIMILAR), or starts
   a group. Wordings are taken most-asked first, then alphabetically: the result never depends
   on the order rows came from the database.
 - A group is shown only when at least `min_senders` DIFFERENT senders asked in it (one person
@@ -20,7 +20,7 @@ import re
 from collections import Counter, defaultdict
 from typing import Dict, Iterable, List, NamedTuple, Set, Tuple
 
-SIMILAR = 0.5  # cosine between a wording and a group's first wording
+SIMILAR = 0.35  # least cosine between a wording and a group's centroid for it to join
 MAX_TERMS = 6
 WORD = re.compile(r"<[A-Z]+>|[a-z0-9][a-z0-9'-]*")
 
@@ -39,8 +39,13 @@ class Group(NamedTuple):
     reasons: Dict[str, int]
 
 
+PLACEHOLDER = re.compile(r"<(?:name|email|phone|url|date|amount|number)>")
+
+
 def normalise(text: str) -> str:
-    return " ".join(text.lower().split()).rstrip(" ?!.")
+    """One wording for the same question however it was typed (placeholders kept as they are)."""
+    lowered = " ".join(text.lower().split()).rstrip(" ?!.")
+    return PLACEHOLDER.sub(lambda m: m.group(0).upper(), lowered)
 
 
 def _stop_words() -> frozenset:
@@ -87,17 +92,26 @@ def cluster(wordings: List[str]) -> List[List[int]]:
         matrix = vectorizer.fit_transform(wordings).tocsr()
     except ValueError:  # no content word at all: one group per wording
         return [[i] for i in range(len(wordings))]
-    leaders: List[int] = []
+    import numpy as np
+
+    # Each group's summed vectors (dense over the vocabulary, grown as groups start): the cosine
+    # with a group is with its centroid, so a group's later members count, not just its first.
+    sums = np.zeros((16, matrix.shape[1]), dtype=np.float64)
     groups: List[List[int]] = []
     for i in range(len(wordings)):
         row = matrix[i]
-        if leaders and row.nnz:
-            sims = (matrix[leaders] @ row.T).toarray().ravel()
+        if groups and row.nnz:
+            block = sums[: len(groups)]
+            norms = np.linalg.norm(block, axis=1)
+            sims = (block[:, row.indices] @ row.data) / np.where(norms > 0, norms, 1)
             best = int(sims.argmax())  # the first of equals: deterministic
             if sims[best] >= SIMILAR:
                 groups[best].append(i)
+                sums[best, row.indices] += row.data
                 continue
-        leaders.append(i)
+        if len(groups) == len(sums):
+            sums = np.vstack([sums, np.zeros_like(sums)])
+        sums[len(groups), row.indices] = row.data
         groups.append([i])
     return groups
 

@@ -14,7 +14,7 @@ h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-top:1px solid #c
 table{border-collapse:collapse;margin:.5rem 0 1rem}caption{text-align:left;font-weight:600;padding:.25rem 0}
 th,td{border:1px solid #999;padding:.25rem .5rem;text-align:left}td.n{text-align:right}
 figure{margin:1rem 0}figcaption{font-style:italic}svg text{font:12px system-ui,sans-serif;fill:#1a1a1a}
-.note{color:#333;background:#f3f3f3;padding:.5rem .75rem;border-left:4px solid #555}
+.note{color:#333;background:#f3f3f3;padding:.5rem .75rem;border-left:4px solid #4a4a4a}
 """
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 BAR = "#1f5f8b"
@@ -35,7 +35,7 @@ def bar_chart(chart_id: str, title: str, rows: Sequence[Tuple[str, float]], unit
     parts = [
         f'<figure><svg id="{e(chart_id)}" role="img" aria-labelledby="{e(chart_id)}-t {e(chart_id)}-d"'
         f' width="{label_w + bar_w + 80}" height="{height}" viewBox="0 0 {label_w + bar_w + 80} {height}"'
-        ' xmlns="http://www.w3.org/2000/svg">',
+        ">",
         f'<title id="{e(chart_id)}-t">{e(title)}</title><desc id="{e(chart_id)}-d">{e(alt)}</desc>',
     ]
     for i, (label, value) in enumerate(rows):

@@ -6,7 +6,8 @@ becomes a placeholder.
 
 - <EMAIL>, <URL>: addresses (plain rules, bounded).
 - <PHONE>: Google's `phonenumbers` (the libphonenumber port, offline: its metadata ships in the
-  package), every number it finds as possible, in the US region and in international (+) form.
+  package), every number it finds as possible, as dialled in the US or the UK, or in international
+  (+) form. Any digits left after that become <NUMBER> below, so no number survives either way.
 - <DATE>: numeric dates (3/4/2024, 2024-03-04), a month with a day or a year, a month name on its
   own, weekdays.
 - <AMOUNT>: a number with a unit (1000 mcg, 45 years, 3x); <NUMBER>: any other number on its own
@@ -29,6 +30,8 @@ from b12 import settings
 
 PLACEHOLDERS = ("<NAME>", "<EMAIL>", "<PHONE>", "<URL>", "<DATE>", "<AMOUNT>", "<NUMBER>")
 
+PHONE_REGIONS = ("US", "GB")  # the clinics' regions (knowledge/crisis_lines.yml): local numbers as dialled there
+MIN_PHONE_DIGITS = 7  # a shorter match ("1000") is a number, not a phone
 EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}\.[\w.-]{1,190}")
 URL = re.compile(r"\b(?:https?://|www\.)[^\s<>]{1,2000}", re.IGNORECASE)
 _MONTH = (
@@ -189,12 +192,16 @@ def _names(text: str) -> str:
 def _phones(text: str) -> str:
     import phonenumbers
 
-    spans = [
-        (m.start, m.end)
-        for m in phonenumbers.PhoneNumberMatcher(text, "US", leniency=phonenumbers.Leniency.POSSIBLE, max_tries=200)
-    ]
-    for start, end in reversed(spans):
-        text = text[:start] + "<PHONE>" + text[end:]
+    for region in PHONE_REGIONS:  # a local number is read as one of these regions'; "+..." as itself
+        spans = [
+            (m.start, m.end)
+            for m in phonenumbers.PhoneNumberMatcher(
+                text, region, leniency=phonenumbers.Leniency.POSSIBLE, max_tries=200
+            )
+            if sum(c.isdigit() for c in m.raw_string) >= MIN_PHONE_DIGITS
+        ]
+        for start, end in reversed(spans):
+            text = text[:start] + "<PHONE>" + text[end:]
     return text
 
 
