@@ -126,8 +126,9 @@ forget: ## delete one conversation: make forget SENDER=<stored id, e.g. rest:3f2
 eval: train ## evaluation report: NLU cross-validation, held-out and own-words sets, BM25 baseline
 	$(PY) -m evaluation.evaluate
 
-bench: train ## benchmark: latency, throughput, memory, cold start, worst case
+bench: train ## benchmark: latency, throughput, memory, cold start, worst case; make report over 10,000 conversations
 	$(PY) -m evaluation.bench
+	$(PY) -m reporting.bench
 
 # Benchmarks are not timed tests: make test only checks that quick runs work end to end.
 eval-quick: train ## a quick make eval (make test runs it)
@@ -137,6 +138,8 @@ eval-quick: train ## a quick make eval (make test runs it)
 bench-quick: train ## a quick make bench (make test runs it)
 	$(PY) -m evaluation.bench --quick
 	@test -s reports/bench.md && test -s reports/bench.json && test -s reports/bench.png
+	$(PY) -m reporting.bench --quick
+	@test -s reports/report-bench.json
 
 check: lint unit validate e2e ## lint, unit tests, rasa data validate, end-to-end stories: no daemons, no system installs
 

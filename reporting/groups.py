@@ -92,27 +92,34 @@ def cluster(wordings: List[str]) -> List[List[int]]:
         matrix = vectorizer.fit_transform(wordings).tocsr()
     except ValueError:  # no content word at all: one group per wording
         return [[i] for i in range(len(wordings))]
-    import numpy as np
-
-    # Each group's summed vectors (dense over the vocabulary, grown as groups start): the cosine
-    # with a group is with its centroid, so a group's later members count, not just its first.
-    sums = np.zeros((16, matrix.shape[1]), dtype=np.float64)
+    # Each group's centroid is its members' summed vectors, kept as an inverted index (term ->
+    # {group: weight}) with each sum's squared length: memory grows with the words used, not
+    # with groups x vocabulary, and a wording is compared only with groups sharing a word.
+    postings: Dict[int, Dict[int, float]] = defaultdict(dict)
+    squares: List[float] = []
     groups: List[List[int]] = []
     for i in range(len(wordings)):
         row = matrix[i]
-        if groups and row.nnz:
-            block = sums[: len(groups)]
-            norms = np.linalg.norm(block, axis=1)
-            sims = (block[:, row.indices] @ row.data) / np.where(norms > 0, norms, 1)
-            best = int(sims.argmax())  # the first of equals: deterministic
-            if sims[best] >= SIMILAR:
-                groups[best].append(i)
-                sums[best, row.indices] += row.data
-                continue
-        if len(groups) == len(sums):
-            sums = np.vstack([sums, np.zeros_like(sums)])
-        sums[len(groups), row.indices] = row.data
-        groups.append([i])
+        terms = [(int(t), float(w)) for t, w in zip(row.indices, row.data)]
+        dots: Dict[int, float] = defaultdict(float)
+        for t, w in terms:
+            for g, weight in postings[t].items():
+                dots[g] += w * weight
+        best, best_sim = -1, SIMILAR
+        for g in sorted(dots):  # the first of equals: deterministic
+            sim = dots[g] / (squares[g] ** 0.5)
+            if sim >= best_sim + (1e-12 if best >= 0 else 0):
+                best, best_sim = g, sim
+        own = sum(w * w for _, w in terms)
+        if best >= 0:
+            groups[best].append(i)
+            squares[best] += 2 * dots[best] + own
+        else:
+            best = len(groups)
+            groups.append([i])
+            squares.append(own or 1.0)
+        for t, w in terms:
+            postings[t][best] = postings[t].get(best, 0.0) + w
     return groups
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import random
 import socket
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -269,3 +269,26 @@ def test_sqlite_is_opened_read_only(seeded):
     with made.connect() as conn, pytest.raises(sa.exc.OperationalError, match="readonly"):
         conn.execute(sa.text("DELETE FROM events"))
     made.dispose()
+
+
+def test_the_bench_database_is_laid_out_as_rasas(tmp_path):
+    """reporting/bench.py writes Rasa's own `events` table (same columns), read by the same report."""
+    import sqlite3
+
+    from rasa.core.tracker_store import SQLTrackerStore
+
+    from reporting import bench
+
+    db = tmp_path / "bench.db"
+    rows = bench.make_database(db, 40)
+    with sqlite3.connect(db) as conn:
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(events)")]
+        assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == rows > 40 * 4
+    assert columns == [c.name for c in SQLTrackerStore.SQLEvent.__table__.columns]
+    again = tmp_path / "again.db"
+    bench.make_database(again, 40)  # seeded: the same conversations every run
+    with sqlite3.connect(db) as a, sqlite3.connect(again) as b:
+        query = "SELECT sender_id, type_name, timestamp, data FROM events ORDER BY id"
+        assert a.execute(query).fetchall() == b.execute(query).fetchall()
+    report = build_report(bench.UNTIL - timedelta(days=29), bench.UNTIL, sqlite_file=db)
+    assert report["messages"]["total"] > 40 and report["answers_per_topic"]
