@@ -292,3 +292,73 @@ def test_the_bench_database_is_laid_out_as_rasas(tmp_path):
         assert a.execute(query).fetchall() == b.execute(query).fetchall()
     report = build_report(bench.UNTIL - timedelta(days=29), bench.UNTIL, sqlite_file=db)
     assert report["messages"]["total"] > 40 and report["answers_per_topic"]
+
+
+def _web_server():
+    import importlib.util
+
+    from b12 import settings
+
+    spec = importlib.util.spec_from_file_location("web_server", settings.ROOT / "scripts" / "web_server.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture()
+def staff_server(report, tmp_path):
+    """The demo page server with the staff report on, on a free port, stopped at the end."""
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    web_server = _web_server()
+    html_path, _ = write_report(report, tmp_path)
+
+    def start(token):
+        made = web_server.handler("http://localhost:5005", staff_token=token, staff_report=html_path)
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), made)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        servers.append(httpd)
+        return f"http://127.0.0.1:{httpd.server_address[1]}"
+
+    servers: list = []
+    yield start
+    for httpd in servers:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def _get(url, headers=None):
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=10) as r:
+            return r.status, dict(r.headers), r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read().decode()
+
+
+def test_the_staff_url_needs_the_token(staff_server):
+    base = staff_server("t0k3n-" + "x" * 30)
+    status, headers, body = _get(base + "/staff/report", {"Authorization": "Bearer t0k3n-" + "x" * 30})
+    assert status == 200 and "<h1>What patients asked: content report</h1>" in body
+    assert headers["Cache-Control"] == "no-store" and "style-src 'unsafe-inline'" in headers["Content-Security-Policy"]
+    assert "script-src" not in headers["Content-Security-Policy"]
+    for sent in (
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": "Bearer t0k3n-" + "x" * 29},
+        {"Authorization": "t0k3n-" + "x" * 30},
+    ):
+        status, headers, body = _get(base + "/staff/report", sent)
+        assert status == 401 and "Refused" in body and "What patients asked" not in body, sent
+    status, _, body = _get(base + "/staff/report?token=t0k3n-" + "x" * 30)  # never in a URL
+    assert status == 401 and "What patients asked" not in body
+
+
+def test_without_a_token_the_staff_url_is_off(staff_server):
+    for token in (None, ""):
+        status, _, body = _get(staff_server(token) + "/staff/report", {"Authorization": "Bearer "})
+        assert status == 404 and "What patients asked" not in body
+    assert _web_server().staff_allowed("Bearer abc", "abc") and not _web_server().staff_allowed(None, "abc")
