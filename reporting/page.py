@@ -11,7 +11,8 @@ TITLE = "What patients asked: content report"
 STYLE = """
 body{font:16px/1.5 system-ui,sans-serif;color:#1a1a1a;background:#fff;max-width:60rem;margin:0 auto;padding:1rem}
 h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-top:1px solid #ccc;padding-top:1rem}
-table{border-collapse:collapse;margin:.5rem 0 1rem}caption{text-align:left;font-weight:600;padding:.25rem 0;white-space:nowrap}
+table{border-collapse:collapse;margin:.5rem 0 1rem}
+caption{text-align:left;font-weight:600;padding:.25rem 0;white-space:nowrap}
 th,td{border:1px solid #999;padding:.25rem .5rem;text-align:left}td.n{text-align:right}
 figure{margin:1rem 0}figcaption{font-style:italic}svg text{font:12px system-ui,sans-serif;fill:#1a1a1a}
 .note{color:#333;background:#f3f3f3;padding:.5rem .75rem;border-left:4px solid #4a4a4a}

@@ -103,6 +103,7 @@ CAPITALISED_NEXT = {
         ).split()
     ),
 }
+NAME_BEFORE = {"here", "asking", "writing", "speaking"}  # "Maria here", at a sentence's start
 COMMON = frozenset(
     """a about after all also am an and any are as at be because been before being both but by can
     could did do does doing done for from get gets getting give go going got had has have having he her
@@ -170,8 +171,8 @@ def _names(text: str) -> str:
                 is_name[i] = True
             elif sentence_start and _capitalised(word) and _unknown(word) and i + 1 < len(cores):
                 nxt = cores[i + 1]
-                if raw == core and _capitalised(nxt) and _unknown(nxt):
-                    is_name[i] = True  # "Maria Lopez here"
+                if raw == core and (_capitalised(nxt) and _unknown(nxt) or lower[i + 1] in NAME_BEFORE):
+                    is_name[i] = True  # "Maria Lopez here", "Maria here"
         after_any = after_any and is_name[i]
         sentence_start = raw[-1:] in ".!?"
     spans: List[List[int]] = []

@@ -194,6 +194,8 @@ def test_every_text_from_the_database_is_escaped():
         ("can B12 and b-12 help? thanks, Grete", "can B12 and b-12 help? thanks, <NAME>"),
         ("Margaret Okafor here. what is pernicious anemia", "<NAME> here. what is pernicious anemia"),
         ("seen on 2026-11-03 and 3rd of June 2025", "seen on <DATE> and <DATE>"),
+        ("Priya here. Tobi asking: is B12 ok for kids?", "<NAME> here. <NAME> asking: is B12 ok for kids?"),
+        ("Why is my B12 low? What does Crohn's do?", "Why is my B12 low? What does Crohn's do?"),  # nothing to scrub
     ],
 )
 def test_scrubbing(text, scrubbed):
@@ -269,6 +271,23 @@ def test_sqlite_is_opened_read_only(seeded):
     with made.connect() as conn, pytest.raises(sa.exc.OperationalError, match="readonly"):
         conn.execute(sa.text("DELETE FROM events"))
     made.dispose()
+
+
+def test_the_report_imports_nothing_from_rasa():
+    import subprocess
+    import sys
+
+    from b12 import settings
+
+    code = (
+        "import sys, reporting.__main__, reporting.bench, reporting.figures, reporting.page\n"
+        "from reporting.groups import Question, group_questions\n"
+        "group_questions([Question(str(i), reporting.scrub.scrub('Hi, I am Maria, 415-555-0132'), 'x')"
+        " for i in range(3)], 2)\n"
+        "print('rasa' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=settings.ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
 
 
 def test_the_bench_database_is_laid_out_as_rasas(tmp_path):
