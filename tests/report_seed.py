@@ -137,15 +137,16 @@ def expected_counts() -> Dict[str, int]:
     }
 
 
-def build(db: Path, domain=None) -> Path:
-    """Write the conversations to a new SQLite tracker store at `db` with Rasa's SQLTrackerStore."""
+def build(db: Optional[Path], domain=None, store=None) -> Optional[Path]:
+    """Write the conversations to a new SQLite tracker store at `db` with Rasa's SQLTrackerStore
+    (or to `store`, another SQLTrackerStore: PostgreSQL)."""
     from rasa.core.tracker_store import SQLTrackerStore
     from rasa.shared.core.domain import Domain
     from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
     from rasa.shared.core.trackers import DialogueStateTracker
 
     domain = domain or Domain.empty()
-    store = SQLTrackerStore(domain, dialect="sqlite", db=str(db))
+    store = store or SQLTrackerStore(domain, dialect="sqlite", db=str(db))
     clock = itertools.count()
     trackers: Dict[str, DialogueStateTracker] = {}
     for row in _messages():
