@@ -11,7 +11,7 @@ What it holds, and what the report should make of it (k = 5):
 - tummy: 5 fallbacks (not understood) from 5 people, with a <script> in it: shown, escaped.
 - late: 5 people on LATE_DAY, outside the default period: shown only when the period includes it.
 - emergencies (chest_pain x6, self_harm x1), personal advice (dosing x5, diagnosis x2) with names and
-  numbers in them, an emergency-category message of kind not_covered, 5 off-topic messages: counted,
+  numbers in them, 5 not-covered messages flagged with an emergency category, 5 off-topic messages: counted,
   never listed.
 - answers: pernicious_anemia x3, route:oral x2; votes: pernicious_anemia 2 helpful of 3, route:oral 0 of 1.
 """
@@ -94,7 +94,8 @@ def _messages() -> List[dict]:
             category="chest_pain",
         )
     add("e6", "i want to end it all", kind="emergency", category="self_harm")
-    add("e7", "chest pain while asking about coffee", kind="not_covered", category="chest_pain")
+    for i in range(7, 12):  # not covered, but the emergency matcher flagged it: never listed either
+        add(f"e{i}", "my chest pain is back, can b12 help", kind="not_covered", category="chest_pain")
     for i in range(5):
         add(f"d{i}", "Dimitri Volkov here, I am 45, how much B12 should I take", kind="dosing")
     for i in range(2):

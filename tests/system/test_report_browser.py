@@ -139,4 +139,4 @@ def test_the_staff_url_is_refused_without_the_token(driver, staff_server):
     driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"Authorization": f"Bearer {TOKEN}"}})
     driver.get(f"{staff_server}/staff/report")
     assert driver.title == "What patients asked: content report"
-    assert driver.find_element(By.ID, "chart-days-d").get_attribute("textContent").startswith("2026-11-10: 55")
+    assert driver.find_element(By.ID, "chart-days-d").get_attribute("textContent").startswith("2026-11-10: 59")
