@@ -23,6 +23,7 @@ Every step is one pass over the text (no regex with nested unbounded repeats).
 from __future__ import annotations
 
 import re
+import string
 from functools import lru_cache
 from typing import FrozenSet, List
 
@@ -115,7 +116,7 @@ COMMON = frozenset(
     vitamin b12 b-12 doctor nurse dr mr mrs ms prof""".split()
 )
 TOKEN = re.compile(r"\S+")
-EDGE = re.compile(r"^[^\w<]*|[^\w>]*$")
+EDGE = "".join(sorted(set(string.punctuation) - set("<>'"))) + "\u2018\u2019\u201c\u201d\u2026"  # str.strip: linear
 
 
 @lru_cache(maxsize=1)
@@ -131,7 +132,7 @@ def known_words() -> FrozenSet[str]:
 
 def _core(token: str) -> str:
     """The word without the punctuation around it ("Maria," -> "Maria")."""
-    return EDGE.sub("", token)
+    return token.strip(EDGE).strip("'").lstrip(">").rstrip("<")
 
 
 def _capitalised(word: str) -> bool:
@@ -185,9 +186,17 @@ def _names(text: str) -> str:
             spans[-1][1] = end  # one <NAME> for a full name
         else:
             spans.append([start, end])
-    for start, end in reversed(spans):
-        text = text[:start] + "<NAME>" + text[end:]
-    return text
+    return _replace(text, spans, "<NAME>")
+
+
+def _replace(text: str, spans, placeholder: str) -> str:
+    """`text` with each (start, end) span, in order and apart, replaced: one pass."""
+    out, last = [], 0
+    for start, end in spans:
+        out += [text[last:start], placeholder]
+        last = end
+    out.append(text[last:])
+    return "".join(out)
 
 
 def _phones(text: str) -> str:
@@ -201,8 +210,7 @@ def _phones(text: str) -> str:
             )
             if sum(c.isdigit() for c in m.raw_string) >= MIN_PHONE_DIGITS
         ]
-        for start, end in reversed(spans):
-            text = text[:start] + "<PHONE>" + text[end:]
+        text = _replace(text, spans, "<PHONE>")
     return text
 
 
