@@ -18,7 +18,7 @@ export RASA_PORT ACTIONS_PORT VENV
 
 TRAIN_INPUTS := config.yml domain.yml $(wildcard data/*.yml) extensions/components.py $(SPACY_MODEL)/meta.json
 
-.PHONY: system-deps help install run stop shell train spacy check screenshots test lint format validate unit e2e integration eval bench eval-quick bench-quick resilience cluster run-cluster stop-cluster soak retention forget clean
+.PHONY: system-deps help install run stop shell train spacy check screenshots test lint format validate unit e2e integration eval bench eval-quick bench-quick resilience cluster run-cluster stop-cluster soak retention forget report clean
 
 help: ## this list
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -103,6 +103,13 @@ soak: run ## steady load on make run: memory, latency drift, errors
 retention: ## delete conversations idle longer than RETENTION_DAYS
 	$(PY) scripts/retention.py
 
+# SINCE and UNTIL reach the CLI through the environment, like SENDER for make forget.
+unexport SINCE UNTIL
+report: export B12_REPORT_SINCE := $(value SINCE)
+report: export B12_REPORT_UNTIL := $(value UNTIL)
+report: ## the content report, reports/content.html and .json: make report [SINCE=YYYY-MM-DD] [UNTIL=YYYY-MM-DD]
+	$(PY) -m reporting --since="$$B12_REPORT_SINCE" --until="$$B12_REPORT_UNTIL"
+
 stop-cluster: ## stop the local cluster
 	@scripts/cluster.sh stop
 
@@ -120,8 +127,9 @@ forget: ## delete one conversation: make forget SENDER=<stored id, e.g. rest:3f2
 eval: train ## evaluation report: NLU cross-validation, held-out and own-words sets, BM25 baseline
 	$(PY) -m evaluation.evaluate
 
-bench: train ## benchmark: latency, throughput, memory, cold start, worst case
+bench: train ## benchmark: latency, throughput, memory, cold start, worst case; make report over 10,000 conversations
 	$(PY) -m evaluation.bench
+	$(PY) -m reporting.bench
 
 # Benchmarks are not timed tests: make test only checks that quick runs work end to end.
 eval-quick: train ## a quick make eval (make test runs it)
@@ -131,6 +139,8 @@ eval-quick: train ## a quick make eval (make test runs it)
 bench-quick: train ## a quick make bench (make test runs it)
 	$(PY) -m evaluation.bench --quick
 	@test -s reports/bench.md && test -s reports/bench.json && test -s reports/bench.png
+	$(PY) -m reporting.bench --quick
+	@test -s reports/report-bench.json
 
 # The reviewer's view of the knowledge file, and how a review is recorded (docs/content.md).
 # SIGN and OUT reach the shell only through the environment, as SENDER does for forget.

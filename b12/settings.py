@@ -102,6 +102,12 @@ SETTINGS: Dict[str, Setting] = {
             "LOCK_POLL_SECONDS": ("0.2", "float", "how often a queued message checks the Redis lock"),
             "TICKET_LOCK_LIFETIME": ("60", "float", "how long a dead process's lock blocks (Rasa's; cluster.sh: 20)"),
             "RETENTION_DAYS": ("30", "float", "make retention deletes conversations idle this long"),
+            "REPORT_MIN_SENDERS": ("5", "int", "make report shows a question group only when this many senders asked"),
+            "STAFF_REPORT_TOKEN": (
+                None,
+                "secret",
+                "token of the demo server's staff report URL; unset: the URL is off",
+            ),
         },
     ),
     **_group(

@@ -8,11 +8,17 @@ Content-Security-Policy (scripts and styles from this page's origin only, reques
 assistant server, no framing), `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`
 and `X-Frame-Options: DENY`. index.html is sent with its widget pointed at the assistant server
 (WEB_ASSISTANT_URL, default http://localhost:$RASA_PORT), the same URL the policy allows.
+
+Staff report: with STAFF_REPORT_TOKEN set, GET /staff/report serves the last `make report`
+(reports/content.html) to a request with `Authorization: Bearer <token>` (compared in constant
+time), never cached; anything else gets 401 and no report. Without the token the URL does not
+exist (404, as any unknown path).
 """
 
 from __future__ import annotations
 
 import argparse
+import hmac
 import html
 import mimetypes
 import re
@@ -27,6 +33,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from b12 import settings  # noqa: E402
 
 WEB = settings.ROOT / "web"
+STAFF_PATH = "/staff/report"
+STAFF_REPORT = settings.ROOT / "reports" / "content.html"
+# The report's own policy: inline styles and SVG only, nothing fetched, no script.
+STAFF_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none';"
+    " frame-ancestors 'none'"
+)
 HOST = "127.0.0.1"
 FILE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,100}")  # one plain name: no folder, no dot file
 NETLOC = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")  # a host and port, nothing else
@@ -83,7 +96,13 @@ def page(text: str, server: str) -> str:
     return SERVER_ATTRIBUTE.sub(lambda _: f'data-server="{html.escape(server.rstrip("/"), quote=True)}"', text)
 
 
-def handler(server: str, root: Path = WEB):
+def staff_allowed(authorization: str | None, token: str) -> bool:
+    """Whether an Authorization header carries the staff token (constant-time comparison)."""
+    given = (authorization or "").encode("utf-8", "replace")
+    return hmac.compare_digest(given, f"Bearer {token}".encode("utf-8"))
+
+
+def handler(server: str, root: Path = WEB, staff_token: str | None = None, staff_report: Path = STAFF_REPORT):
     headers = security_headers(server)
 
     class Handler(BaseHTTPRequestHandler):
@@ -91,9 +110,34 @@ def handler(server: str, root: Path = WEB):
         sys_version = ""
 
         def end_headers(self):
+            staff = getattr(self, "_staff", False)
             for name, value in headers.items():
+                if staff and name in ("Content-Security-Policy", "Cache-Control"):
+                    continue
                 self.send_header(name, value)
+            if staff:
+                self.send_header("Content-Security-Policy", STAFF_CSP)
+                self.send_header("Cache-Control", "no-store")
             super().end_headers()
+
+        def staff(self, send_body: bool) -> None:
+            """The staff report, to the token's holder only."""
+            self._staff = True
+            if not staff_allowed(self.headers.get("Authorization"), staff_token):
+                self.send_response(HTTPStatus.UNAUTHORIZED)
+                data = b"<!doctype html><title>Refused</title><h1>Refused: the staff report needs its token.</h1>\n"
+                self.send_header("WWW-Authenticate", 'Bearer realm="staff report"')
+            elif not staff_report.is_file():
+                self.send_response(HTTPStatus.NOT_FOUND)
+                data = b"<!doctype html><title>No report</title><h1>No report yet: run make report.</h1>\n"
+            else:
+                self.send_response(HTTPStatus.OK)
+                data = staff_report.read_bytes()
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if send_body:
+                self.wfile.write(data)
 
         def body(self):
             path = self.path.split("?", 1)[0].split("#", 1)[0]  # as sent: no decoding, no folders
@@ -108,6 +152,9 @@ def handler(server: str, root: Path = WEB):
             return kind, data
 
         def do_GET(self, send_body=True):  # noqa: N802 - http.server's naming
+            if staff_token and self.path.split("?", 1)[0] == STAFF_PATH:
+                self.staff(send_body)
+                return
             found = self.body()
             if found is None:
                 self.send_error(HTTPStatus.NOT_FOUND)
@@ -134,7 +181,7 @@ def main(argv=None) -> int:
     try:
         port = settings.get("WEB_PORT") if args.port is None else args.port
         server = args.server or settings.web_assistant_url()
-        made = handler(server)
+        made = handler(server, staff_token=settings.raw("STAFF_REPORT_TOKEN"))
         page((WEB / "index.html").read_text(), server)
     except (ValueError, settings.SettingError) as e:
         print(f"scripts/web_server.py: {e}", file=sys.stderr)

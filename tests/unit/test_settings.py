@@ -12,7 +12,7 @@ from b12 import settings
 
 CODE = [
     p
-    for folder in ("b12", "extensions", "actions", "scripts", "evaluation")
+    for folder in ("b12", "extensions", "actions", "scripts", "evaluation", "reporting")
     for p in (settings.ROOT / folder).rglob("*.py")
     if p.name != "judge.py"  # the vendored judge keeps its own copy unchanged
 ]
