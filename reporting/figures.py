@@ -19,7 +19,7 @@ from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Dict, Iterable, List
 
-from b12.kinds import FALLBACK_INTENT, PERSONAL_ADVICE
+from b12.kinds import FALLBACK_INTENT, INTENTS, PERSONAL_ADVICE
 from reporting.groups import Question, group_questions
 from reporting.scrub import PLACEHOLDERS, scrub
 from reporting.store import Event
@@ -81,8 +81,9 @@ def build(events: Iterable[Event], since: date, until: date, min_senders: int) -
             per_day[day][channel] += 1
         channels[channel] += 1
         parse = event.data.get("parse_data") if isinstance(event.data.get("parse_data"), dict) else {}
-        kind = parse.get("message_kind")
         intent = (parse.get("intent") or {}).get("name") if isinstance(parse.get("intent"), dict) else None
+        # A button's message has no message_kind (Rasa's RegexMessageHandler rebuilds it): its intent's kind.
+        kind = parse.get("message_kind") or (INTENTS[intent].kind if intent in INTENTS else None)
         category = parse.get("emergency_category")
         private = kind == "emergency" or kind in PERSONAL_ADVICE or bool(category)
         if kind == "emergency":

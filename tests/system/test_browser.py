@@ -405,6 +405,7 @@ def test_was_this_helpful_is_one_tap_under_the_answer_and_is_stored(browser, ser
     assert label.text == "Was this helpful?" and group.get_attribute("aria-labelledby") == label.get_attribute("id")
     buttons = group.find_elements(By.CSS_SELECTOR, "button.b12c-reply")
     assert [b.text for b in buttons] == ["Yes, this helped", "No, this did not help"]
+    driver.execute_script("arguments[0].scrollIntoView({block: 'end'})", group)
     shot(driver, "was-this-helpful")
 
     before = len(bubbles(driver))

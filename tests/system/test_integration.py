@@ -55,8 +55,9 @@ def test_an_answer_asks_once_if_it_helped_stores_the_vote_and_says_where_it_is_f
     assert status == 200 and CAVEAT.search(reply[-1]["text"])  # the caveat is still last
     buttons = reply[-1]["buttons"]
     assert [b["title"] for b in buttons] == ["Yes, this helped", "No, this did not help"]
-    (quoted,) = [m for m in reply if "source" in m]  # the Source disclosure's facts, once
-    assert "parietal cells" in quoted["text"]
+    (quoted,) = [m for m in reply if "source" in m]  # the Source disclosure's facts, once: on the
+    assert reply.index(quoted) == len(reply) - 2  # last passage (REST sends a paragraph a message)
+    assert "parietal cells" in " ".join(texts(reply))
     assert quoted["source"]["sections"] == ["Autoimmune Conditions that Affect B12 Absorption"]
     assert quoted["source"]["url"] == kb.source_url
     assert quoted["source"]["reviewed_on"] == kb.review.reviewed_on.isoformat()

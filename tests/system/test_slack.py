@@ -417,7 +417,7 @@ def test_a_slack_user_id_never_names_a_rest_conversation(with_slack, assistant):
     """A Slack user id is visible to the whole workspace: a web client that sends it as its REST
     sender gets a conversation of its own, not the Slack user's."""
     channel, user = unique("D"), unique("U")
-    assert send(message_event("my mum has pernicious anaemia", channel, user))[0] == 200
+    assert send(message_event("my mum has pernicious anaemia, what is it?", channel, user))[0] == 200
     with_slack.wait_for_answer(channel)
     reply = " ".join(texts(chat(URL, "how is it treated?", user, timeout=30)))
     # with the Slack user's context this would be the pernicious-anemia treatment ("lifelong")
@@ -425,4 +425,4 @@ def test_a_slack_user_id_never_names_a_rest_conversation(with_slack, assistant):
     engine = assistant.stacks[True].engine()
     slack_turns = [e["text"] for e in conversation_events(engine, user, channel="slack") if e["event"] == "user"]
     rest_turns = [e["text"] for e in conversation_events(engine, user, channel="rest") if e["event"] == "user"]
-    assert (slack_turns, rest_turns) == (["my mum has pernicious anaemia"], ["how is it treated?"])
+    assert (slack_turns, rest_turns) == (["my mum has pernicious anaemia, what is it?"], ["how is it treated?"])
