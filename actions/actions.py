@@ -91,6 +91,7 @@ class HealthReplyAction(Action, ABC):
             alert=answer.alert,
             preface_args=answer.preface_args,
             ask_feedback=answer.ref if ask else None,
+            skip_first=tracker.get_latest_input_channel() in feedback.SKIP_FIRST_CHANNELS,
         ):
             dispatcher.utter_message(**message)
         events: List[EventType] = [SlotSet(name, value) for name, value in answer.slots.items()]

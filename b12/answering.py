@@ -136,6 +136,11 @@ class Answer:
         return {"topic": self.topic, "passages": [p.id for p in self.passages[:MAX_PASSAGES]], "kind": self.kind}
 
 
+def reviewer(kb: Knowledge) -> str:
+    """Who last checked the knowledge file, as a role: never claims a clinical review that was not."""
+    return kb.review.reviewed_by if kb.review else "no one yet"
+
+
 def reviewed_date(kb: Knowledge) -> str:
     """When the knowledge file was last reviewed, in words ("December 1, 2026")."""
     day = kb.review.reviewed_on if kb.review else None
@@ -161,13 +166,15 @@ def source_facts(passages: Sequence[Passage], kb: Knowledge | None = None) -> Di
         "sections": sections_of(passages),
         "reviewed": reviewed_date(kb),
         "reviewed_on": kb.review.reviewed_on.isoformat() if kb.review else None,
+        "reviewed_by": reviewer(kb),
+        "clinical_review": bool(kb.review and kb.review.clinical),
     }
 
 
 def _source_answer(q: Question, answer: Answer, kb: Knowledge) -> Answer:
     """ "Where is that from?": after an answer, the sections it quoted; before one, the source."""
     earlier = [kb.passages[i] for i in q.last_passages if i in kb.passages]
-    args = {"title": kb.source_title, "reviewed": reviewed_date(kb)}
+    args = {"title": kb.source_title, "reviewed": reviewed_date(kb), "reviewer": reviewer(kb)}
     if not earlier:
         return replace(answer, preface=SOURCE_IN_GENERAL, preface_args=args)
     sections = "; ".join(f'"{s}"' for s in sections_of(earlier))
@@ -360,13 +367,15 @@ def compose_health_reply(
     preface_args: Dict[str, str] | None = None,
     ask_feedback: str | None = None,
     kb: Knowledge | None = None,
+    skip_first: bool = False,
 ) -> List[Dict[str, Any]]:
     """The one way a health reply is built: an optional alert line (what to do if a red-flag
     symptom is happening now), an optional preface response, the quoted passages as one
     message, and the provider caveat as the LAST message.
 
     The passages message carries `source` (source_facts: the widget's Source disclosure). With
-    `ask_feedback` (an answer's ref), the caveat carries the "was this helpful?" buttons.
+    `ask_feedback` (an answer's ref), the caveat carries the "was this helpful?" buttons ("Skip"
+    first with `skip_first`, for a pick list).
 
     Returns keyword arguments for `dispatcher.utter_message`, in order.
     """
@@ -381,6 +390,6 @@ def compose_health_reply(
     messages.append({"text": "\n\n".join(p.text for p in quoted), "source": source_facts(quoted, kb)})
     caveat: Dict[str, Any] = {"response": CAVEAT_RESPONSE}
     if ask_feedback:
-        caveat["buttons"] = feedback.buttons(ask_feedback)
+        caveat["buttons"] = feedback.buttons(ask_feedback, skip_first=skip_first)
     messages.append(caveat)
     return messages

@@ -16,10 +16,14 @@ from typing import Any, Dict, List, Sequence, Tuple
 RATE_INTENT = "rate_answer"
 HELPFUL_ENTITY = "helpful"
 ANSWER_ENTITY = "answer"
-YES, NO = "yes", "no"
+YES, NO, SKIP = "yes", "no", "skip"
 # Said on the buttons in the widget, in Slack and in `rasa shell` (where there is no other question).
-TITLES = {YES: "Yes, this helped", NO: "No, this did not help"}
+# `rasa shell` shows buttons as a pick list with the first one chosen: there "Skip" comes first, so
+# pressing Enter to go on is no vote.
+TITLES = {YES: "Yes, this helped", NO: "No, this did not help", SKIP: "Skip"}
+SKIP_FIRST_CHANNELS = frozenset({"cmdline"})
 
+SKIPPED_RESPONSE = "utter_feedback_skipped"
 THANKS_RESPONSE = "utter_feedback_thanks"
 SORRY_RESPONSE = "utter_feedback_sorry"
 ALREADY_RESPONSE = "utter_feedback_already"
@@ -46,13 +50,15 @@ def parse_ref(ref: Any) -> Tuple[str, List[str]] | None:
     return topic, passages
 
 
-def buttons(ref: str) -> List[Dict[str, str]]:
-    """The two buttons that ask whether the answer named `ref` helped."""
+def buttons(ref: str, skip_first: bool = False) -> List[Dict[str, str]]:
+    """The buttons that ask whether the answer named `ref` helped: yes and no, after "Skip" in a
+    pick list (`skip_first`)."""
 
     def payload(value: str) -> str:
         return "/" + RATE_INTENT + json.dumps({HELPFUL_ENTITY: value, ANSWER_ENTITY: ref}, separators=(",", ":"))
 
-    return [{"title": TITLES[value], "payload": payload(value)} for value in (YES, NO)]
+    values = (SKIP, YES, NO) if skip_first else (YES, NO)
+    return [{"title": TITLES[value], "payload": payload(value)} for value in values]
 
 
 def is_rated(topic: str) -> bool:
@@ -87,6 +93,8 @@ def decide_vote(helpful: Any, ref: Any, asked: Sequence[str], voted: Sequence[st
     counts once, and only for an answer the conversation was asked about (a typed or replayed
     payload for anything else stores nothing)."""
     parsed = parse_ref(ref)
+    if helpful == SKIP:
+        return Outcome(SKIPPED_RESPONSE)
     if helpful not in (YES, NO) or parsed is None or ref not in asked:
         return Outcome(UNKNOWN_RESPONSE)
     if ref in voted:

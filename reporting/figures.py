@@ -17,12 +17,12 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta, timezone
-from typing import Any, Dict, Iterable, List
+from typing import Any, Dict, Iterable, List, Set, Tuple
 
 from b12.kinds import FALLBACK_INTENT, INTENTS, PERSONAL_ADVICE
 from reporting.groups import Question, group_questions
 from reporting.scrub import PLACEHOLDERS, scrub
-from reporting.store import Event
+from reporting.store import SESSION_START, Event
 
 REPLIES = (  # (key, label) of the replies that did not answer from the source
     ("fallback", "Not understood (fallback)"),
@@ -46,6 +46,15 @@ def _label(value: Any, default: str = "unknown") -> str:
     return value.strip()[:80] if isinstance(value, str) and value.strip() else default
 
 
+def person_of(sender_id: str) -> str:
+    """Who asked, as far as the store can tell: a Slack conversation id may add the channel and the
+    thread to the user (SLACK_CONVERSATION_GRANULARITY: "slack:U123_C456_1700000000.1"), and
+    Slack user ids have no "_", so one user in many threads is one person for the k threshold."""
+    if sender_id.startswith("slack:"):
+        return sender_id.split("_", 1)[0]
+    return sender_id
+
+
 def _channel(event: Event) -> str:
     channel = event.data.get("input_channel")
     if not isinstance(channel, str) or not channel:
@@ -64,13 +73,24 @@ def build(events: Iterable[Event], since: date, until: date, min_senders: int) -
     advice: Counter = Counter()
     questions: List[Question] = []
     total = 0
+    starting: Set[str] = set()  # conversations inside a session start: its slot events are copies
+    voted: Set[Tuple[str, str]] = set()  # (person, answer): a vote counts once
     for event in events:
+        if event.type_name == "action":
+            (starting.add if event.name == SESSION_START else starting.discard)(event.sender_id)
+            continue
         if event.type_name == "slot":
+            if event.sender_id in starting:
+                continue
             value = _value(event.data)
             topic = _label(value.get("topic"))
             if event.name == "last_answer":
                 answers[topic] += 1
             elif event.name == "feedback" and isinstance(value.get("helpful"), bool):
+                rated = (person_of(event.sender_id), f"{topic}|{value.get('passages')}")
+                if rated in voted:
+                    continue
+                voted.add(rated)
                 votes[topic]["votes"] += 1
                 votes[topic]["helpful"] += value["helpful"]
             continue
@@ -96,7 +116,7 @@ def build(events: Iterable[Event], since: date, until: date, min_senders: int) -
         text = event.data.get("text")
         if reason in ("fallback", "not_covered") and not private and isinstance(text, str) and text.strip():
             if not text.lstrip().startswith("/"):  # a button's payload, not a question
-                questions.append(Question(event.sender_id, scrub(text), reason))
+                questions.append(Question(person_of(event.sender_id), scrub(text), reason))
     shown, hidden, hidden_messages = group_questions(questions, min_senders)
     all_channels = sorted(channels)
     return {

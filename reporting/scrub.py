@@ -56,6 +56,9 @@ _UNIT = (
 )
 AMOUNT = re.compile(rf"(?<![\w.-])\d{{1,9}}(?:[.,]\d{{1,6}})?(?:\s?{_UNIT}\b|\s?%)", re.IGNORECASE)
 NUMBER = re.compile(r"(?<![\w.<-])(?<![bB] )\d{1,20}(?:[.,]\d{1,20})?(?![\w>])")
+# Digit groups joined by - . / or a space (0176-1234-5678, a card number): one <NUMBER>, before
+# the rule above, which leaves a group after "-" or "." alone (B-12). Bounded repeats: linear.
+NUMBER_RUN = re.compile(r"(?<![\w<])(?<![bB] )\d{1,20}(?:[-./ ]\d{1,20}){1,8}(?![\w>])")
 
 # A name follows these words (lowercased, joined by one space).
 ANY_NEXT = {
@@ -223,5 +226,6 @@ def scrub(text: str) -> str:
     text = MONTH_NAME.sub("<DATE>", text)
     text = _phones(text)
     text = AMOUNT.sub("<AMOUNT>", text)
+    text = NUMBER_RUN.sub("<NUMBER>", text)
     text = NUMBER.sub("<NUMBER>", text)
     return _names(text)

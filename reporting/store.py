@@ -17,6 +17,9 @@ from typing import Any, Dict, Iterator, Mapping, NamedTuple, Optional
 from b12 import settings
 
 SLOTS = ("last_answer", "feedback")  # the slot events the report reads
+# A new session copies every slot forward (carry_over_slots_to_new_session): the slot events
+# between these two actions are copies, not new answers or votes (reporting/figures.py).
+SESSION_START, LISTEN = "action_session_start", "action_listen"
 CHUNK = 2000  # rows fetched at a time
 
 
@@ -26,7 +29,7 @@ class StoreError(RuntimeError):
 
 class Event(NamedTuple):
     sender_id: str
-    type_name: str  # user or slot
+    type_name: str  # user, slot, or action (a session start and the listen that ends it)
     timestamp: float
     name: Optional[str]  # the slot's name (Rasa's action_name column), the intent for a user event
     data: Dict[str, Any]
@@ -92,8 +95,8 @@ def day_bounds(since: date, until: date) -> tuple:
 
 
 def read_events(made, since: date, until: date) -> Iterator[Event]:
-    """The user events and the `last_answer` / `feedback` slot events from `since` to `until`,
-    in order (each conversation's in its own order)."""
+    """The user events, the `last_answer` / `feedback` slot events and the actions that start and
+    end a session's start from `since` to `until`, in order (each conversation's in its own order)."""
     import sqlalchemy as sa
 
     events = events_table()
@@ -106,6 +109,7 @@ def read_events(made, since: date, until: date) -> Iterator[Event]:
             sa.or_(
                 events.c.type_name == "user",
                 sa.and_(events.c.type_name == "slot", events.c.action_name.in_(SLOTS)),
+                sa.and_(events.c.type_name == "action", events.c.action_name.in_((SESSION_START, LISTEN))),
             ),
         )
         .order_by(events.c.timestamp, events.c.id)

@@ -125,6 +125,8 @@
     if (Array.isArray(source.sections)) out.sections = source.sections.map(shortText).filter(Boolean).slice(0, 5);
     const reviewed = shortText(source.reviewed);
     if (reviewed) out.reviewed = reviewed;
+    const by = shortText(source.reviewed_by);
+    if (by) out.reviewedBy = by;
     const url = typeof source.url === "string" ? allowedLink(source.url) : null;
     if (url) out.url = url;
     return out;
@@ -333,7 +335,10 @@
     const facts = el("div", "b12c-source-facts");
     facts.appendChild(el("p", null, "Quoted from: " + source.title));
     if (source.sections.length) facts.appendChild(el("p", null, "Parts quoted: " + source.sections.join("; ")));
-    if (source.reviewed) facts.appendChild(el("p", null, "Last reviewed: " + source.reviewed));
+    if (source.reviewed) {
+      const by = source.reviewedBy ? " by our " + source.reviewedBy : "";
+      facts.appendChild(el("p", null, "Last checked: " + source.reviewed + by));
+    }
     if (source.url) {
       const p = el("p");
       const a = el("a", "b12c-link", source.url);

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.integration
 ROOT = settings.ROOT
 SHELL_PORT, ACTIONS_PORT = port(5306), port(5356)
 LOADED = "Bot loaded. Type a message and press enter"
+DOWN = b"\x1b[B"  # the down-arrow key
 
 
 class Terminal:
@@ -80,6 +81,10 @@ class Terminal:
 
     def type(self, line: str) -> None:
         os.write(self.master, line.encode() + b"\r")
+
+    def press(self, key: bytes) -> None:
+        os.write(self.master, key)
+        time.sleep(0.3)
 
     def close(self) -> None:
         """The terminal window is closed: the pseudo-terminal hangs up."""
@@ -144,8 +149,11 @@ def test_make_shell_listens_on_loopback_answers_and_stops_what_it_started_on_sto
     assert set(listening_addresses(ACTIONS_PORT)) == {"127.0.0.1"}
     t.type("what is pernicious anemia?")
     assert t.wait_for("parietal cells", 60), t.text()[-3000:]
-    # "was this helpful?": the caveat's buttons are a pick list; Enter picks the first, "yes"
+    # "was this helpful?": the caveat's buttons are a pick list whose first choice, "Skip", is what
+    # Enter picks, so going on is no vote; down once and Enter is "Yes, this helped"
     assert t.wait_for("No, this did not help", 30), t.text()[-3000:]
+    assert t.text().rindex("Skip") < t.text().rindex("Yes, this helped"), t.text()[-3000:]
+    t.press(DOWN)
     t.type("")
     assert t.wait_for("glad it helped", 60), t.text()[-3000:]
     assert stored_votes(t.db) == [{"topic": "pernicious_anemia", "passages": PA_PASSAGES, "helpful": True}]

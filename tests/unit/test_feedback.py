@@ -96,6 +96,16 @@ def test_a_button_payload_is_never_read_as_an_emergency_or_a_request():
     assert understand("/rate_answer i took 40 pills now", [("emergency", 0.99)]).kind == "emergency"
 
 
+def test_in_rasa_shell_skip_comes_first_so_enter_is_no_vote(make_tracker, entity):
+    tracker = make_tracker("ask_pernicious_anemia", "what is PA?")
+    tracker.events[-1]["input_channel"] = "cmdline"
+    messages, _ = run(ActionAnswerQuestion(), tracker)
+    assert [b["title"] for b in messages[-1]["buttons"]] == ["Skip", "Yes, this helped", "No, this did not help"]
+    messages, events = vote(make_tracker, entity, "skip")
+    assert [m["response"] for m in messages] == ["utter_feedback_skipped"]
+    assert events == []
+
+
 # ---- the vote ------------------------------------------------------------------------------
 
 
@@ -163,6 +173,8 @@ def test_every_quoted_passage_carries_its_source_facts_for_the_widget():
         ],
         "reviewed": f"{kb.review.reviewed_on:%B} {kb.review.reviewed_on.day}, {kb.review.reviewed_on.year}",
         "reviewed_on": kb.review.reviewed_on.isoformat(),
+        "reviewed_by": kb.review.reviewed_by,
+        "clinical_review": kb.review.clinical,
     }
     assert facts["url"].startswith("https://") and facts["url"] in kb.source_text
     assert source_facts(passages)["sections"] == facts["sections"]
@@ -178,6 +190,7 @@ def test_where_is_that_from_after_an_answer_names_the_sections_it_quoted(make_tr
     assert messages[0]["sections"] == '"Autoimmune Conditions that Affect B12 Absorption"'
     assert messages[0]["title"] == kb.source_title
     assert messages[0]["reviewed"].endswith(str(kb.review.reviewed_on.year))
+    assert messages[0]["reviewer"] == kb.review.reviewed_by  # the role that checked it, never more
     assert kb.source_url in messages[1]["text"]  # the source's own citation, quoted
     assert (messages[-1]["response"], messages[-1]["buttons"]) == ("utter_caveat", [])  # no vote asked here
     assert slot_events(events, "last_answer") == []  # and the answer it explains stays the last one

@@ -52,6 +52,7 @@ for _name in ("utter_source_of_answer", "utter_source"):
         title=get_knowledge().source_title,
         sections='"Autoimmune Conditions that Affect B12 Absorption"; "Conclusion: A Supportive Tool, Not a Cure"',
         reviewed="December 1, 2026",
+        reviewer="clinical content lead",
     )
 # "Was this helpful?": the buttons and the widget's label for them.
 for _value, _title in TITLES.items():

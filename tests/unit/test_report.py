@@ -388,3 +388,73 @@ def test_without_a_token_the_staff_url_is_off(staff_server):
         status, _, body = _get(staff_server(token) + "/staff/report", {"Authorization": "Bearer "})
         assert status == 404 and "What patients asked" not in body
     assert _web_server().staff_allowed("Bearer abc", "abc") and not _web_server().staff_allowed(None, "abc")
+
+
+def test_a_new_session_copying_the_slots_forward_counts_no_new_answer_or_vote(tmp_path):
+    """carry_over_slots_to_new_session: Rasa's session start sets every slot again, last_answer and
+    feedback included. Those copies are not answers or votes."""
+    import asyncio
+
+    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    answer = {"topic": "pernicious_anemia", "passages": ["pa.parietal_cells"], "kind": "education"}
+    vote = {"topic": "pernicious_anemia", "passages": ["pa.parietal_cells"], "helpful": True}
+    t0 = seed._ts(seed.SINCE, 0)
+    tracker = DialogueStateTracker("rest:restarted", Domain.empty().slots)
+    parse = {"intent": {"name": "ask_pernicious_anemia"}, "entities": [], "message_kind": "education"}
+    tracker.update(UserUttered("what is pa?", parse["intent"], [], parse, timestamp=t0))
+    tracker.update(SlotSet("last_answer", answer, timestamp=t0 + 1))
+    tracker.update(SlotSet("feedback", vote, timestamp=t0 + 2))
+    for restart in (1, 2):  # what ActionSessionStart writes, twice
+        at = t0 + 100 * restart
+        tracker.update(ActionExecuted("action_session_start", timestamp=at))
+        tracker.update(SessionStarted(timestamp=at + 0.1))
+        tracker.update(SlotSet("last_answer", answer, timestamp=at + 0.2))
+        tracker.update(SlotSet("feedback", vote, timestamp=at + 0.3))
+        tracker.update(ActionExecuted("action_listen", timestamp=at + 0.4))
+    tracker.update(SlotSet("feedback", vote, timestamp=t0 + 500))  # a replayed vote: counted once
+    db = tmp_path / "restart.db"
+    store = SQLTrackerStore(Domain.empty(), dialect="sqlite", db=str(db))
+    asyncio.run(store.save(tracker))
+    store.engine.dispose()
+    got = build_report(seed.SINCE, seed.UNTIL, sqlite_file=db, min_senders=5)
+    assert got["answers_per_topic"] == [{"topic": "pernicious_anemia", "answers": 1}]
+    assert got["helpful_per_topic"] == [{"topic": "pernicious_anemia", "votes": 1, "helpful": 1, "rate": 1.0}]
+
+
+def test_one_slack_user_in_many_threads_is_one_person_for_the_threshold():
+    from reporting.figures import build
+    from reporting.store import Event
+
+    parse = {"intent": {"name": "ask_not_covered"}, "message_kind": "not_covered"}
+    t0 = seed._ts(seed.SINCE, 0)
+    events = [
+        Event(f"slack:U07ABC_D01_{t0 + i}", "user", t0 + i, "ask_not_covered",
+              {"text": "can maria take b12 with her chemo", "parse_data": parse})
+        for i in range(5)
+    ]  # fmt: skip
+    assert build(events, seed.SINCE, seed.UNTIL, 5)["questions"]["shown"] == []
+    events += [
+        Event(f"slack:U{i}X_D01_{t0}", "user", t0 + 10 + i, "ask_not_covered",
+              {"text": "can maria take b12 with her chemo", "parse_data": parse})
+        for i in range(4)
+    ]  # fmt: skip
+    (group,) = build(events, seed.SINCE, seed.UNTIL, 5)["questions"]["shown"]
+    assert group["senders"] == 5
+
+
+@pytest.mark.parametrize(
+    "text, scrubbed",
+    [
+        ("call 0176-1234-5678", "call <NUMBER>"),
+        ("card 4111-1111-1111-1111 ok", "card <NUMBER> ok"),
+        ("ph: 91-98765-43210", "ph: <NUMBER>"),
+        ("is b12 500 enough", "is b12 <NUMBER> enough"),
+        ("B-12 at 200", "B-12 at <NUMBER>"),
+    ],
+)
+def test_no_digit_group_of_a_number_survives(text, scrubbed):
+    assert scrub(text) == scrubbed
