@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import json
 import re
 import sys
 from dataclasses import dataclass, field
@@ -320,6 +321,36 @@ def _section_changes(
 SIGN_HINT = 'Review it again (make review) and sign the new text: make review SIGN="clinical content lead".'
 
 
+def content_hashes(data: Mapping[str, Any]) -> Dict[str, str]:
+    """The SHA-256 of each top-level part of the knowledge file but `review` (canonical JSON), so a
+    review also covers what is quoted and which passages answer which topic."""
+    return {
+        str(key): hashlib.sha256(
+            json.dumps(value, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8")
+        ).hexdigest()
+        for key, value in data.items()
+        if key != "review"
+    }
+
+
+def _check_content(review: Mapping[str, Any], data: Mapping[str, Any], path: Path) -> None:
+    raw = _require(review, "content", "review.", path)
+    if not isinstance(raw, dict) or not raw:
+        raise KnowledgeError(f"{path}: 'review.content' must map each part of this file to its SHA-256")
+    recorded = {str(k): _check_hash(v, f"review.content.{k}", path) for k, v in raw.items()}
+    actual = content_hashes(data)
+    changed = [k for k in actual if k in recorded and recorded[k] != actual[k]]
+    added = [k for k in actual if k not in recorded]
+    removed = [k for k in recorded if k not in actual]
+    parts = [f"changed {', '.join(changed)}"] if changed else []
+    parts += [f"added {', '.join(added)}"] if added else []
+    parts += [f"removed {', '.join(removed)}"] if removed else []
+    if parts:
+        raise KnowledgeError(
+            f"{path}: this file changed since the last review ('review.content': {'; '.join(parts)}). {SIGN_HINT}"
+        )
+
+
 def _load_review(
     data: Any, source_raw: bytes, source_path: Path, path: Path, today: Optional[datetime.date] = None
 ) -> Review:
@@ -429,6 +460,8 @@ def load_knowledge(path: Path = PASSAGES_FILE, *, check_review: bool = True) -> 
     for pid, passage in passages.items():
         if passage.route is None and not any(pid in ids for ids in answers.values()):
             raise KnowledgeError(f"{path}: 'passages.{pid}' is not used by any answer")
+    if check_review:  # a sound file: is it the one that was reviewed?
+        _check_content(data["review"], data, path)
     return Knowledge(
         passages=passages,
         answers=answers,

@@ -19,7 +19,7 @@ import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import yaml
 
@@ -35,6 +35,7 @@ from b12.knowledge import (
     KnowledgeError,
     Passage,
     check_role,
+    content_hashes,
     load_knowledge,
     normalise,
     read_file,
@@ -269,7 +270,7 @@ def report(path: Path = PASSAGES_FILE, data_dir: Path = DATA_DIR) -> str:
 # --- recording a review --------------------------------------------------------------------------
 
 
-def review_block(role: str, day: datetime.date, source_raw: bytes) -> str:
+def review_block(role: str, day: datetime.date, source_raw: bytes, data: Dict[str, Any]) -> str:
     """The `review:` block for `role` signing on `day` against `source_raw`."""
     if REVIEWER_ROLES[role]:
         note = [
@@ -293,6 +294,8 @@ def review_block(role: str, day: datetime.date, source_raw: bytes) -> str:
         "  sections:",
     ]
     lines += [f'    {json.dumps(s.heading, ensure_ascii=False)}: "{s.sha256}"' for s in sections]
+    lines += ["  # each part of this file -> SHA-256: a changed passage or answer needs a new review", "  content:"]
+    lines += [f'    {key}: "{digest}"' for key, digest in content_hashes(data).items()]
     return "\n".join(lines) + "\n"
 
 
@@ -328,7 +331,7 @@ def sign(path: Path, role: str, today: Optional[datetime.date] = None) -> str:
     data = read_file(path)
     source_raw = (path.parent / str(data["source"])).read_bytes()
     day = today or datetime.datetime.now(datetime.timezone.utc).date()
-    block = review_block(role, day, source_raw)
+    block = review_block(role, day, source_raw, data)
     new = text[:start] + block + text[end:]
     trial = path.with_name(path.name + ".signing")
     trial.write_bytes(new.encode("utf-8"))

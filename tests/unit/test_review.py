@@ -393,3 +393,20 @@ def test_serve_sh_starts_nothing_on_a_refused_file(tmp_path):
     finally:
         if run_dir.exists():  # a regression started supervisord: stop what it started
             subprocess.run([str(tree / "scripts" / "serve.sh"), "stop"], env=env, capture_output=True, timeout=60)
+
+
+@pytest.mark.parametrize(
+    "old, new, part",
+    [
+        ("  hashimotos: [thyroid.hashimotos]", "  hashimotos: [thyroid.hashimotos, pa.parietal_cells]", "answers"),
+        ('source_title: "Vitamin B12 and Autoimmunity"', 'source_title: "B12 facts"', "source_title"),
+    ],
+)
+def test_a_change_to_what_is_quoted_or_answered_needs_a_new_review(copy, old, new, part):
+    """The review covers this file too, not only the source: which passages answer a topic is
+    what patients are told was checked."""
+    edit(copy, old, new)
+    message = refused(copy)
+    assert str(copy) in message and "'review.content'" in message and f"changed {part}" in message
+    sign(copy, "clinical content lead")  # a new review accepts it
+    assert load_knowledge(copy).review.reviewed_by == "clinical content lead"
