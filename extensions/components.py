@@ -73,8 +73,20 @@ class QuestionFocus(_StatelessComponent):
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        self._focus(training_data.training_examples)
-        return training_data
+        """Focuses every example, and drops the button payloads (data/nlu_buttons.yml): an intent
+        reached only by a button is read from its payload by Rasa's RegexMessageHandler and is
+        never learnt from words, so the classifier trains on exactly the typed examples."""
+        typed = [ex for ex in training_data.training_examples if button_intent(ex.get(TEXT) or "") is None]
+        self._focus(typed)
+        if len(typed) == len(training_data.training_examples):
+            return training_data
+        return TrainingData(
+            typed,
+            training_data.entity_synonyms,
+            training_data.regex_features,
+            training_data.lookup_tables,
+            training_data.responses,
+        )
 
 
 def _force_intent(message: Message, intent: str) -> None:

@@ -107,3 +107,15 @@ def test_a_message_without_words_falls_back_instead_of_guessing():
 def test_an_emergency_in_a_long_message_still_wins():
     [m] = SafetyOverride().process([message("x" * 300 + " chest pain", intent="ask_cure")])
     assert m.get("intent")["name"] == "emergency"
+
+
+def test_button_payload_examples_are_not_learnt_from_words():
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    from b12.feedback import buttons
+
+    typed = Message(data={"text": "hi there, what is intrinsic factor?", "intent": "ask_pernicious_anemia"})
+    pressed = Message(data={"text": buttons("x|y")[0]["payload"], "intent": "rate_answer"})
+    data = QuestionFocus().process_training_data(TrainingData([typed, pressed]))
+    assert [m.get("text") for m in data.training_examples] == ["what is intrinsic factor?"]
+    assert data.intents == {"ask_pernicious_anemia"}
