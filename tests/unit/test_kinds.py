@@ -132,6 +132,14 @@ def test_diet_hearing_an_emergency_the_matcher_does_not_still_gets_care_when_not
     assert u.kind == "emergency"
 
 
+def test_a_statement_opening_with_cant_is_not_a_question_so_diets_sure_emergency_stands():
+    # "cant see properly" is a state, not "can't I ...?": DIET's emergency is not dropped for it
+    u = kind("drank a lot and took pills. lost track. cant stand up", [("emergency", 0.99), ("goodbye", 0.01)])
+    assert u.kind == "emergency"
+    asked = kind("cant i just take b12 tablets instead", [("ask_route", 0.9)], ["route"])
+    assert asked.kind == "education"
+
+
 def test_a_neighbouring_condition_without_b12_is_off_topic_and_with_a_cure_question_is_answered():
     assert kind("is lupus hereditary?", entities=["other_condition"]).kind == "off_topic"
     assert kind("does b12 cure lupus?", [("ask_cure", 0.9)], ["other_condition"]).intent == "ask_cure"

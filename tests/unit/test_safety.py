@@ -98,6 +98,20 @@ EMERGENCIES = [
     "he is having a seizure",
     "please call an ambulance",
     "this is an emergency",
+    # "had" is a way of taking pills too
+    "i had a handful of sleeping tablets with wine",
+    # "plan's" is "plan is" (the possessive rule drops the 's)
+    "said my piece to everyone. the plan's sorted for later tonight",
+    # coercive control: the phone taken, kept indoors
+    "he takes my phone every night and i am kept in the house, he is due back in an hour",
+    # a limb that will not obey, muddled words: a stroke in everyday words
+    "for ten minutes now my left hand wont do what i want and i keep saying the wrong words",
+    # chest pain as a band or squeeze, spreading to the jaw
+    "theres a tight band around my ribs for the last hour, sweaty too",
+    "an ache creeping up into my jaw and down my arm, started 15 mins ago",
+    # a dose repeated by mistake, with signs, within hours
+    "dad took his tablets, then took them again, then a few more. he is shaky and sweaty",
+    "my aunt had her pills twice by accident and more later, all within 6 hrs",
 ]
 
 ORDINARY = [
