@@ -119,9 +119,22 @@ ASKING_PAIRS = frozenset(
 )  # fmt: skip
 
 
+# A sentence opening with one of these and no "?" asks only when a subject follows ("cant i ...");
+# "cant see properly", "isnt waking up" are statements.
+NEGATED_OPENERS = frozenset({"cant", "isnt", "arent", "doesnt"})
+SUBJECTS = frozenset({"i", "you", "u", "we", "it", "he", "she", "they", "b12", "my", "this", "that", "there"})
+
+
+def _asks_plainly(sentence: str) -> bool:
+    words = _words(sentence)
+    if words and words[0] in NEGATED_OPENERS and not sentence.rstrip().endswith("?"):
+        return len(words) > 1 and words[1] in SUBJECTS
+    return _asks(sentence)
+
+
 def asks_anything(text: str) -> bool:
     """Whether any sentence of the message asks something, punctuated or not."""
-    if any(_asks(s) for s in _SENTENCE.findall(text)):
+    if any(_asks_plainly(s) for s in _SENTENCE.findall(text)):
         return True
     words = _words(text)
     return any(pair in ASKING_PAIRS for pair in zip(words, words[1:]))

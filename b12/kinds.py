@@ -27,6 +27,8 @@ import yaml
 from b12 import settings
 from b12.focus import asks_anything, focus
 from b12.safety import (
+    PERSON,
+    RELATIVE,
     EmergencySignal,
     PatternError,
     assess_emergency,
@@ -112,6 +114,7 @@ RED_FLAG_OVER_DIET = 0.5  # below this confidence in its topic, an asked-about r
 DIET_ALERT = 0.15  # DIET's confidence in "emergency" as runner-up that adds the alert line
 DIET_SURE = 0.9  # DIET this sure of an emergency is believed even with no alarm word
 MIN_NEXT_GUESS = 0.1  # a runner-up below this is no guess at all
+SEARCH_QUERY_WORDS = 8  # a search-box query is short
 # Words of an emergency: DIET alone hearing one, with no question asked, is believed.
 ALARM_WORDS = frozenset(
     {"pain", "pains", "hurts", "hurting", "breathe", "breathing", "breath", "swelling", "swollen", "throat",
@@ -190,6 +193,16 @@ def _confidence(ranking: Sequence[Tuple[str, float]], intent: str) -> float:
     return next((c for n, c in ranking if n == intent), 0.0)
 
 
+def _search_query(text: str, entity_types: Sequence[str]) -> bool:
+    """A search-box query about something the source does not cover ("lupus rash creams",
+    "store ampoules in the fridge"): no one in it, no alarm word, and a neighbouring condition or
+    a not-covered subject named. DIET's emergency alone is no reason to send it to emergency care."""
+    words = set(words_of(text))
+    if words & (PERSON | RELATIVE | ALARM_WORDS) or len(words) > SEARCH_QUERY_WORDS:
+        return False
+    return "other_condition" in entity_types or scope_rules().not_covered(text)
+
+
 def in_scope_words(text: str) -> bool:
     return mentions_b12(text) or bool(set(words_of(text)) & SCOPE_WORDS)
 
@@ -238,6 +251,7 @@ def understand(
                 predicted = topic_intent
             elif set(words_of(text)) & ALARM_WORDS or (
                 not asks_anything(text)
+                and not _search_query(text, entity_types)
                 and (
                     any_topic is None
                     or ranking[0][1] >= DIET_SURE
@@ -247,7 +261,9 @@ def understand(
             ):
                 return Understanding("emergency", "emergency", emergency=EmergencySignal("general", reported=True))
             else:
-                ranking = [r for r in ranking if r[0] != "emergency"]
+                # DIET's next guess stands; a search query names no one, so it asks no personal advice
+                dropped = {"emergency", *(KIND_INTENT[k] for k in PERSONAL_ADVICE if _search_query(text, entity_types))}
+                ranking = [r for r in ranking if r[0] not in dropped]
                 topic_intent = _best_answer_intent(ranking)
                 predicted = ranking[0][0] if ranking else FALLBACK_INTENT
         else:

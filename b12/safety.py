@@ -681,10 +681,23 @@ def _diagnosis(words: Sequence[str], question: Sequence[str]) -> bool:
                 if _find(words, _CONDITION_WORDS, i + len(p), i + len(p) + 4) >= 0:
                     return True
     # A story with one's own lab value and a judgement asked for: "my b12 came back 160, is that low?"
-    # (the judgement in the question itself, not anywhere in the story)
+    # (the judgement in the question itself, not anywhere in the story, and about that result:
+    # "...it was 150. can low b12 cause low mood?" asks about B12 in general)
     if lab and _find(question, _JUDGEMENT) >= 0 and _find(words, PERSON | RELATIVE) >= 0:
-        return True
+        return _about_a_result(question)
     return False
+
+
+_THAT_RESULT = frozenset({"this", "that", "it", "these", "those", "they", "mine", "hers", "his"})
+_WHOSE_WORDS = PERSON | {"her", "his", "him", "she", "he", "hers"}
+SHORT_QUESTION = 4  # "low?", "is that bad?": a bare judgement is about the result just given
+
+
+def _about_a_result(question: Sequence[str]) -> bool:
+    """Whether the question judges a particular result: its number, whose it is, or "is that ..."."""
+    if len(question) <= SHORT_QUESTION or any(w[0].isdigit() for w in question) or set(question) & _WHOSE_WORDS:
+        return True
+    return any(w in ("is", "are", "was", "were") and nxt in _THAT_RESULT for w, nxt in zip(question, question[1:]))
 
 
 def _change_treatment(words: Sequence[str]) -> bool:

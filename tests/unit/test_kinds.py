@@ -132,6 +132,26 @@ def test_diet_hearing_an_emergency_the_matcher_does_not_still_gets_care_when_not
     assert u.kind == "emergency"
 
 
+def test_a_statement_opening_with_cant_is_not_a_question_so_diets_sure_emergency_stands():
+    # "cant see properly" is a state, not "can't I ...?": DIET's emergency is not dropped for it
+    u = kind("drank a lot and took pills. lost track. cant stand up", [("emergency", 0.99), ("goodbye", 0.01)])
+    assert u.kind == "emergency"
+    asked = kind("cant i just take b12 tablets instead", [("ask_route", 0.9)], ["route"])
+    assert asked.kind == "education"
+
+
+def test_a_search_query_about_what_the_source_does_not_cover_is_not_an_emergency_on_diets_word_alone():
+    # no one in it, no alarm word, a neighbouring condition or a not-covered subject named
+    ranking = [("emergency", 0.97), ("out_of_scope", 0.02)]
+    u = kind("psoriasis flare scalp shampoo options", ranking, ["other_condition"])
+    assert u.kind == "off_topic"
+    fridge = kind("keep b12 vials in fridge", [("emergency", 0.95), ("ask_change_treatment", 0.04)])
+    assert fridge.kind not in ("emergency", "change_treatment")
+    # a person in it, or an alarm word: DIET's sure emergency stands
+    assert kind("my psoriasis flare then she went grey", [("emergency", 0.97)], ["other_condition"]).kind == "emergency"
+    assert kind("psoriasis flare chest", [("emergency", 0.97)], ["other_condition"]).kind == "emergency"
+
+
 def test_a_neighbouring_condition_without_b12_is_off_topic_and_with_a_cure_question_is_answered():
     assert kind("is lupus hereditary?", entities=["other_condition"]).kind == "off_topic"
     assert kind("does b12 cure lupus?", [("ask_cure", 0.9)], ["other_condition"]).intent == "ask_cure"

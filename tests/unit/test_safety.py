@@ -4,7 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from b12.safety import PatternError, emergency_category, is_emergency, load_matcher, token_pattern
+from b12.safety import (
+    PatternError,
+    emergency_category,
+    is_emergency,
+    load_matcher,
+    personal_advice_kind,
+    token_pattern,
+)
 
 EMERGENCIES = [
     "I have chest pain and my left arm is numb",
@@ -98,6 +105,20 @@ EMERGENCIES = [
     "he is having a seizure",
     "please call an ambulance",
     "this is an emergency",
+    # "had" is a way of taking pills too
+    "i had a handful of sleeping tablets with wine",
+    # "plan's" is "plan is" (the possessive rule drops the 's)
+    "said my piece to everyone. the plan's sorted for later tonight",
+    # coercive control: the phone taken, kept indoors
+    "he takes my phone every night and i am kept in the house, he is due back in an hour",
+    # a limb that will not obey, muddled words: a stroke in everyday words
+    "for ten minutes now my left hand wont do what i want and i keep saying the wrong words",
+    # chest pain as a band or squeeze, spreading to the jaw
+    "theres a tight band around my ribs for the last hour, sweaty too",
+    "an ache creeping up into my jaw and down my arm, started 15 mins ago",
+    # a dose repeated by mistake, with signs, within hours
+    "dad took his tablets, then took them again, then a few more. he is shaky and sweaty",
+    "my aunt had her pills twice by accident and more later, all within 6 hrs",
 ]
 
 ORDINARY = [
@@ -361,3 +382,20 @@ def test_has_words(text, expected):
     from b12.safety import has_words
 
     assert has_words(text) is expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # a story with one's own value, then a question about B12 in general: answered, not refused
+        ("my b12 was 170 last spring and i felt awful. can low b12 cause poor sleep?", None),
+        ("her folate was 2.5 and b12 190 at diagnosis. how serious can low b12 become?", None),
+        # the judgement is about that result: refused
+        ("my b12 was 170 last spring. is that low?", "diagnosis"),
+        ("my b12 190, folate 2.5. low?", "diagnosis"),
+        ("my b12 came back at 190. is 190 low for someone my age?", "diagnosis"),
+        ("my dads b12 was 150 in march, is his level low?", "diagnosis"),
+    ],
+)
+def test_a_judgement_of_ones_own_result_is_diagnosis_a_general_question_after_a_story_is_not(text, expected):
+    assert personal_advice_kind(text) == expected
