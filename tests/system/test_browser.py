@@ -343,7 +343,7 @@ def test_an_answer_quotes_the_source_and_its_last_bubble_is_the_caveat(browser):
                    s('.b12c-msg--caveat').borderLeftWidth];"""
     )
     assert style[0] != style[1] and style[2] != "0px"
-    driver.execute_script("document.querySelector('.b12c-log > .b12c-msg:last-of-type').scrollIntoView({block: 'end'})")
+    driver.execute_script("document.querySelector('.b12c-log').lastElementChild.scrollIntoView({block: 'end'})")
     shot(driver, "answer-with-caveat")
 
 
@@ -356,7 +356,7 @@ def test_screenshot_of_an_answer_for_the_readme(browser, name, width):
     added = ask(driver, "what is pernicious anemia?")
     assert any("parietal cells" in t for t in said(added[1:])) and is_caveat(added[-1])
     assert driver.execute_script("return document.documentElement.scrollWidth") <= width
-    driver.execute_script("document.querySelector('.b12c-log > .b12c-msg:last-of-type').scrollIntoView({block: 'end'})")
+    driver.execute_script("document.querySelector('.b12c-log').lastElementChild.scrollIntoView({block: 'end'})")
     shot(driver, name)
     assert (SHOTS / f"{name}.png").stat().st_size > 10_000
 
