@@ -157,6 +157,11 @@ def raw(name: str, env: Optional[Mapping[str, str]] = None) -> Optional[str]:
     return value or SETTINGS[name].default
 
 
+# Tokens this project makes up itself (not given by Slack or a database): long enough not to guess.
+LONG_SECRETS = frozenset({"STAFF_REPORT_TOKEN"})
+MIN_SECRET_CHARS = 32
+
+
 def get(name: str, env: Optional[Mapping[str, str]] = None) -> Any:
     """The value, as its kind: int, float, bool (flag), Path (path) or str; None when unset."""
     setting, value = SETTINGS.get(name), raw(name, env)
@@ -176,6 +181,8 @@ def get(name: str, env: Optional[Mapping[str, str]] = None) -> Any:
         return value == "1"
     if kind == "path":
         return resolve(value)
+    if name in LONG_SECRETS and len(value) < MIN_SECRET_CHARS:  # never shown: its length only
+        raise SettingError(f"{name}: {len(value)} characters, expected at least {MIN_SECRET_CHARS} ({setting.meaning})")
     return value
 
 

@@ -133,3 +133,12 @@ def test_the_demo_page_calls_the_assistant_on_rasa_port_unless_told_otherwise():
     assert settings.web_assistant_url({"RASA_PORT": "6205"}) == "http://localhost:6205"
     env = {"WEB_ASSISTANT_URL": "https://assistant.example.org"}
     assert settings.shell(["WEB_ASSISTANT_URL"], env) == "WEB_ASSISTANT_URL=https://assistant.example.org\n"
+
+
+def test_a_short_staff_token_is_refused_at_start_without_showing_it():
+    short = "letmein"
+    with pytest.raises(settings.SettingError) as err:
+        settings.check({"STAFF_REPORT_TOKEN": short})
+    assert "STAFF_REPORT_TOKEN" in str(err.value) and "at least 32" in str(err.value)
+    assert short not in str(err.value)
+    assert settings.get("STAFF_REPORT_TOKEN", {"STAFF_REPORT_TOKEN": "s" * 32}) == "s" * 32
