@@ -181,7 +181,7 @@ def main(argv=None) -> int:
     try:
         port = settings.get("WEB_PORT") if args.port is None else args.port
         server = args.server or settings.web_assistant_url()
-        made = handler(server, staff_token=settings.raw("STAFF_REPORT_TOKEN"))
+        made = handler(server, staff_token=settings.get("STAFF_REPORT_TOKEN"))
         page((WEB / "index.html").read_text(), server)
     except (ValueError, settings.SettingError) as e:
         print(f"scripts/web_server.py: {e}", file=sys.stderr)
