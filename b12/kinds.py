@@ -60,6 +60,7 @@ class IntentRow(NamedTuple):
     kind: str
     refusal: str | None = None  # the response said first (personal advice)
     topic: str | None = None  # the knowledge topic quoted when nothing more specific is asked
+    button_only: bool = False  # reached only by a button's payload: never a class the classifier learns
 
 
 # The one table of intents. domain.yml, data/rules.yml and the planner are checked against it
@@ -71,10 +72,8 @@ INTENTS: Dict[str, IntentRow] = {
     "ask_change_treatment": IntentRow("change_treatment", "utter_cannot_change_treatment", "change_treatment"),
     "ask_not_covered": IntentRow("not_covered"),
     "out_of_scope": IntentRow("off_topic"),
-    **{
-        i: IntentRow("conversation")
-        for i in ("greet", "goodbye", "thanks", "bot_challenge", "help", "rate_answer", FALLBACK_INTENT)
-    },
+    **{i: IntentRow("conversation") for i in ("greet", "goodbye", "thanks", "bot_challenge", "help", FALLBACK_INTENT)},
+    "rate_answer": IntentRow("conversation", button_only=True),  # "was this helpful?" (b12/feedback.py)
     # Education: the knowledge topic each answers (passages.yml `answers:`), "feature:<f>" for a
     # table row; route intents start from their topic and follow the route or condition named.
     **{
@@ -104,6 +103,7 @@ INTENTS: Dict[str, IntentRow] = {
 KIND_INTENT: Dict[str, str] = {row.kind: i for i, row in INTENTS.items() if row.kind in PERSONAL_ADVICE}
 KIND_INTENT.update(emergency="emergency", not_covered="ask_not_covered", off_topic="out_of_scope")
 ANSWER_INTENTS: Tuple[str, ...] = tuple(i for i, row in INTENTS.items() if row.kind == "education")
+BUTTON_ONLY_INTENTS = frozenset(i for i, row in INTENTS.items() if row.button_only)
 # Questions the source answers in general terms for any autoimmune disease ("does B12 cure lupus?").
 GENERAL_INTENTS = ("ask_cure", "ask_risks")
 # An asked-about red flag whose topic DIET did not find: what the answer is about.

@@ -15,7 +15,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from b12.entities import canonical
 from b12.focus import bounded, focus
-from b12.kinds import button_intent, ranking_of, understand
+from b12.kinds import BUTTON_ONLY_INTENTS, button_intent, ranking_of, understand
 
 FULL_TEXT = "full_text"
 INTENT_RANKING = "intent_ranking"
@@ -73,10 +73,15 @@ class QuestionFocus(_StatelessComponent):
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        """Focuses every example, and drops the button payloads (data/nlu_buttons.yml): an intent
-        reached only by a button is read from its payload by Rasa's RegexMessageHandler and is
-        never learnt from words, so the classifier trains on exactly the typed examples."""
-        typed = [ex for ex in training_data.training_examples if button_intent(ex.get(TEXT) or "") is None]
+        """Focuses every example, and drops the button payloads (data/nlu_buttons.yml) and every
+        example of an intent reached only by a button (b12/kinds.py BUTTON_ONLY_INTENTS; Rasa also
+        adds one per intent a rule names): Rasa's RegexMessageHandler reads it from its payload, so
+        it is never a class the classifier learns, and the classifier trains on the typed examples."""
+        typed = [
+            ex
+            for ex in training_data.training_examples
+            if button_intent(ex.get(TEXT) or "") is None and ex.get(INTENT) not in BUTTON_ONLY_INTENTS
+        ]
         self._focus(typed)
         if len(typed) == len(training_data.training_examples):
             return training_data

@@ -116,6 +116,7 @@ def test_button_payload_examples_are_not_learnt_from_words():
 
     typed = Message(data={"text": "hi there, what is intrinsic factor?", "intent": "ask_pernicious_anemia"})
     pressed = Message(data={"text": buttons("x|y")[0]["payload"], "intent": "rate_answer"})
-    data = QuestionFocus().process_training_data(TrainingData([typed, pressed]))
+    from_a_rule = Message(data={"intent": "rate_answer"})  # Rasa adds one per intent a rule names
+    data = QuestionFocus().process_training_data(TrainingData([typed, pressed, from_a_rule]))
     assert [m.get("text") for m in data.training_examples] == ["what is intrinsic factor?"]
     assert data.intents == {"ask_pernicious_anemia"}
