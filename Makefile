@@ -16,7 +16,10 @@ export TF_ENABLE_ONEDNN_OPTS := 0
 export PYTHONWARNINGS := ignore
 export RASA_PORT ACTIONS_PORT VENV
 
-TRAIN_INPUTS := config.yml domain.yml $(wildcard data/*.yml) extensions/components.py $(SPACY_MODEL)/meta.json
+# The custom components' training output depends on their code and on what they call
+# (b12/focus.py: the text the classifier reads; b12/kinds.py: button payloads and button-only intents).
+TRAIN_INPUTS := config.yml domain.yml $(wildcard data/*.yml) extensions/components.py b12/focus.py b12/kinds.py \
+                $(SPACY_MODEL)/meta.json
 
 .PHONY: system-deps help install run stop shell train spacy check screenshots test lint format validate unit e2e integration eval bench eval-quick bench-quick resilience cluster run-cluster stop-cluster soak retention forget report clean
 
@@ -39,11 +42,13 @@ $(SPACY_MODEL)/meta.json: knowledge/entity_patterns.yml scripts/build_spacy.py b
 
 spacy: $(SPACY_MODEL)/meta.json ## build the project's own spaCy pipeline (blank en, lemmas, entity ruler)
 
+# No training cache (RASA_MAX_CACHE_SIZE=0): Rasa keys a component's cached output on its config,
+# not its code, so a changed custom component would train on its old output.
 $(MODEL): $(TRAIN_INPUTS)
 	@$(PY) -m b12.knowledge check
 	@echo "Training the Rasa model (inputs changed)"
 	@start=$$(date +%s); \
-	$(RASA) train --fixed-model-name current --out models --quiet >/dev/null 2>.train.log || { cat .train.log; exit 1; }; \
+	RASA_MAX_CACHE_SIZE=0 $(RASA) train --fixed-model-name current --out models --quiet >/dev/null 2>.train.log || { cat .train.log; exit 1; }; \
 	echo "$$(( $$(date +%s) - start ))" > models/train-seconds.txt; \
 	echo "Trained in $$(cat models/train-seconds.txt)s"; rm -f .train.log
 
