@@ -52,7 +52,9 @@ class EntityCanonicalizer(_StatelessComponent):
         return messages
 
 
-@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
+# A message featurizer to Rasa's recipe: only tokenizers and featurizers have their
+# process_training_data run in training, so only so does the classifier train on the text it reads.
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
 class QuestionFocus(_StatelessComponent):
     """First in the pipeline: the text the classifier reads becomes the sentences that ask
     (b12/focus.py), without greetings, apologies, thanks or "asking for my dad:". The whole
