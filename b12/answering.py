@@ -331,6 +331,13 @@ def plan_reply(q: Question, kb: Knowledge | None = None) -> Answer | None:
             about = kb.answer(CONDITION_TOPICS[conditions[0]])[:2]
             passages = [*about, *[p for p in own if p not in about]][:MAX_PASSAGES]
             answer = Answer(CONDITION_TOPICS[conditions[0]], passages, preface=preface, slots={"topic": topic})
+        elif q.topic_intent in TOPIC_INTENTS and TOPIC_INTENTS[q.topic_intent] != topic:
+            # what the request is about ("can i stop the shots now i feel fine?": lifelong), then
+            # the refusal's own topic
+            about_topic = TOPIC_INTENTS[q.topic_intent]
+            about = kb.answer(about_topic)[:2]
+            passages = [*about, *[p for p in own if p not in about]][:MAX_PASSAGES]
+            answer = Answer(about_topic, passages, preface=preface, slots={"topic": topic})
         else:
             answer = Answer(topic, own, preface=preface, slots={"topic": topic})
     elif q.kind == "not_covered" or q.intent == "ask_not_covered":

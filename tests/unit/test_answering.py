@@ -126,3 +126,18 @@ def test_a_condition_question_naming_a_route_adds_its_treatment():
         Question(intent="ask_pernicious_anemia", conditions=["pernicious_anemia"], routes=["injection"])
     )
     assert ids(answer) == ["pa.parietal_cells", "treatment.injections_standard", "conclusion.lifelong"]
+
+
+def test_a_personal_request_about_a_topic_is_declined_then_quotes_that_topic():
+    """ "my homocysteine came back high, what does that mean for me?": the decline, then what the
+    source says about homocysteine, then the decline's own topic; never a passage about nothing asked."""
+    kb = get_knowledge()
+    answer = plan_reply(Question(intent="ask_diagnosis", kind="diagnosis", topic_intent="ask_homocysteine"))
+    assert answer.preface == "utter_cannot_diagnose"
+    assert [p.id for p in answer.passages][:2] == list(kb.answers["homocysteine"])[:2]
+    own = [p for p in kb.answers["diagnosis"] if p not in kb.answers["homocysteine"]]
+    assert [p.id for p in answer.passages][2:] == own[:1]
+    assert answer.kind == "diagnosis"
+    # about its own topic, or about nothing: the decline's own passages
+    plain = plan_reply(Question(intent="ask_diagnosis", kind="diagnosis"))
+    assert [p.id for p in plain.passages] == list(kb.answers["diagnosis"])
