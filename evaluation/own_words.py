@@ -248,8 +248,21 @@ def main() -> int:
             for m in f["said"]:
                 print("    |", m[:130].replace("\n", " "))
     if a.out:
-        Path(a.out).write_text(json.dumps(result, indent=1, ensure_ascii=False))
+        Path(a.out).write_text(json.dumps(for_the_record(result, a.part), indent=1, ensure_ascii=False))
     return 0
+
+
+def for_the_record(result: Dict[str, Any], part: str) -> Dict[str, Any]:
+    """What may be written down: for the count part, failures and flips by id and kind only, never
+    a message or a reply (the count part is only ever counted)."""
+    if part != "count":
+        return result
+    hidden = ("turns", "said")
+    out = {**result, "failures": [{k: v for k, v in f.items() if k not in hidden} for f in result["failures"]]}
+    if "invariance" in result:
+        flips = [{k: v for k, v in f.items() if k not in hidden} for f in result["invariance"]["flips"]]
+        out["invariance"] = {**result["invariance"], "flips": flips}
+    return out
 
 
 if __name__ == "__main__":
