@@ -237,6 +237,46 @@ def missing(reason: str) -> None:
     pytest.skip(reason)
 
 
+# Debian's chromium and chromium-driver (make system-deps installs them)
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+
+def needs_a_browser() -> None:
+    """Call when a browser test runs (not at collection): with CI=true a missing browser fails."""
+    absent = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
+    if absent:
+        missing(f"browser tests need Debian's chromium and chromium-driver ({', '.join(absent)} missing)")
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        missing("browser tests need selenium: .venv/bin/pip install selenium")
+
+
+def chromium(profile: Path, width: int = 1100, height: int = 800, extra: tuple = ()) -> Any:
+    """A fresh headless Chromium with its own profile folder, fetching nothing by itself."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--window-size={width},{height}",
+        f"--user-data-dir={profile}",
+        *extra,
+    ):
+        options.add_argument(arg)
+    return webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+
+
 def check_a_burst(base: str, sender: str, engine, count: int = 10) -> None:
     """`count` messages from one sender at once: each answered (a lock error would end in the
     safe reply), each stored once, each followed by its whole turn."""

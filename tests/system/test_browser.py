@@ -15,7 +15,6 @@ import time
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
@@ -25,10 +24,11 @@ from tests.harness import (
     CAVEAT,
     booted,
     chat,
+    chromium,
     clean_env,
     conversation_events,
     listening_addresses,
-    missing,
+    needs_a_browser,
     new_sender,
     port,
     port_open,
@@ -37,28 +37,20 @@ from tests.harness import (
     wait_until,
 )
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 try:
-    from selenium import webdriver
     from selenium.common.exceptions import NoAlertPresentException
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 except ImportError:
-    webdriver = None
+    By = None
 
 
 @pytest.fixture(autouse=True, scope="session")
 def _needs_a_browser():
     """Checked when the tests run (not when collected), so a run that deselects them does not
     skip; with CI=true a missing browser or selenium fails."""
-    absent = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
-    if absent:
-        missing(f"browser tests need Debian's chromium and chromium-driver ({', '.join(absent)} missing)")
-    if webdriver is None:
-        missing("browser tests need selenium: .venv/bin/pip install selenium")
+    needs_a_browser()
 
 
 # browser: this module; integration too, since it boots the servers (so `pytest -m "not integration"` skips it)
@@ -230,23 +222,7 @@ def browser(servers, tmp_path):
     drivers = []
 
     def make(width=1100, height=800, extra=()):
-        options = webdriver.ChromeOptions()
-        options.binary_location = str(CHROMIUM)
-        for arg in (
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--window-size={width},{height}",
-            f"--user-data-dir={tmp_path / f'profile{len(drivers)}'}",
-            *extra,
-        ):
-            options.add_argument(arg)
-        driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+        driver = chromium(tmp_path / f"profile{len(drivers)}", width, height, tuple(extra))
         drivers.append(driver)
         driver.set_window_size(width, height)
         # every Content-Security-Policy violation on every page, from before the page's own scripts

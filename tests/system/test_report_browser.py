@@ -18,17 +18,13 @@ import pytest
 from b12 import settings
 from reporting import build_report, write_report
 from tests import report_seed as seed
-from tests.harness import missing, port
+from tests.harness import chromium, needs_a_browser, port
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SHOTS = settings.ROOT / "artifacts" / "screenshots"
 try:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 except ImportError:
-    webdriver = None
+    By = None
 
 # browser: this module; integration too, so that make integration (and make test) runs it
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -46,27 +42,8 @@ def report_page(tmp_path_factory):
 
 @pytest.fixture
 def driver(tmp_path):
-    absent = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
-    if absent:
-        missing(f"browser tests need Debian's chromium and chromium-driver ({', '.join(absent)} missing)")
-    if webdriver is None:
-        missing("browser tests need selenium: .venv/bin/pip install selenium")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1100,1800",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):
-        options.add_argument(arg)
-    made = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    needs_a_browser()
+    made = chromium(tmp_path / "profile", 1100, 1800)
     # every request the page makes, to check that it fetches nothing
     made.execute_cdp_cmd("Network.enable", {})
     yield made
