@@ -128,8 +128,8 @@ class Answer:
 
     @property
     def rated(self) -> bool:
-        """Whether the patient is asked if this answer helped."""
-        return feedback.is_rated(self.topic)
+        """Whether the patient is asked if this answer helped: not "where is that from?"."""
+        return self.topic != SOURCE_TOPIC
 
     def as_event_value(self) -> Dict[str, Any]:
         """What the `last_answer` slot event stores: which answer was given."""

@@ -29,8 +29,6 @@ SORRY_RESPONSE = "utter_feedback_sorry"
 ALREADY_RESPONSE = "utter_feedback_already"
 UNKNOWN_RESPONSE = "utter_feedback_unknown"
 
-# Topics whose reply is not an answer to rate: "where is that from?" names the source.
-NOT_RATED_TOPICS = frozenset({"source"})
 MAX_REF_CHARS = 300  # a ref names a topic and at most 3 passage ids
 
 
@@ -59,10 +57,6 @@ def buttons(ref: str, skip_first: bool = False) -> List[Dict[str, str]]:
 
     values = (SKIP, YES, NO) if skip_first else (YES, NO)
     return [{"title": TITLES[value], "payload": payload(value)} for value in values]
-
-
-def is_rated(topic: str) -> bool:
-    return topic not in NOT_RATED_TOPICS
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from typing import Any, Dict, List, NamedTuple, Sequence, Tuple
 import yaml
 
 from b12 import settings
+from b12.feedback import RATE_INTENT
 from b12.focus import asks_anything, focus
 from b12.safety import (
     PERSON,
@@ -73,7 +74,7 @@ INTENTS: Dict[str, IntentRow] = {
     "ask_not_covered": IntentRow("not_covered"),
     "out_of_scope": IntentRow("off_topic"),
     **{i: IntentRow("conversation") for i in ("greet", "goodbye", "thanks", "bot_challenge", "help", FALLBACK_INTENT)},
-    "rate_answer": IntentRow("conversation", button_only=True),  # "was this helpful?" (b12/feedback.py)
+    RATE_INTENT: IntentRow("conversation", button_only=True),  # "was this helpful?" (b12/feedback.py)
     # Education: the knowledge topic each answers (passages.yml `answers:`), "feature:<f>" for a
     # table row; route intents start from their topic and follow the route or condition named.
     **{
