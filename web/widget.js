@@ -200,6 +200,16 @@
     return u.href;
   }
 
+  // The one way a link is made: `href` has passed allowedLink; it opens in a new tab, and says so.
+  function linkTo(href, text) {
+    const a = el("a", "b12c-link", text);
+    a.href = href;
+    a.target = "_blank";
+    a.rel = "noopener noreferrer";
+    a.appendChild(srOnly(" (opens in a new tab)"));
+    return a;
+  }
+
   // Text as text nodes; https: hopkinsmedicine.org URLs become links. Nothing is parsed as HTML.
   function appendText(parent, text, withLinks) {
     if (!withLinks) {
@@ -216,12 +226,7 @@
       const href = allowedLink(raw);
       if (!href) continue;
       if (match.index > last) parent.appendChild(document.createTextNode(text.slice(last, match.index)));
-      const a = el("a", "b12c-link", raw);
-      a.href = href;
-      a.target = "_blank";
-      a.rel = "noopener noreferrer";
-      a.appendChild(srOnly(" (opens in a new tab)"));
-      parent.appendChild(a);
+      parent.appendChild(linkTo(href, raw));
       last = match.index + raw.length;
     }
     if (last < text.length) parent.appendChild(document.createTextNode(text.slice(last)));
@@ -341,12 +346,7 @@
     }
     if (source.url) {
       const p = el("p");
-      const a = el("a", "b12c-link", source.url);
-      a.href = source.url;
-      a.target = "_blank";
-      a.rel = "noopener noreferrer";
-      a.appendChild(srOnly(" (opens in a new tab)"));
-      p.appendChild(a);
+      p.appendChild(linkTo(source.url, source.url));
       facts.appendChild(p);
     }
     details.appendChild(facts);
