@@ -56,6 +56,7 @@ def question_from(tracker: Tracker) -> Question:
         topic_slot=slot("topic"),
         kind=str(latest.get("message_kind") or "education"),
         topic_intent=latest.get("topic_intent") or None,
+        unsure=latest.get("unsure") is True,
         alert=bool(latest.get("emergency_category")) and latest.get("emergency_reported") is False,
         alert_category=latest.get("emergency_category") or None,
         last_passages=tuple(str(p) for p in last_passages) if isinstance(last_passages, list) else (),

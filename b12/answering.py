@@ -40,6 +40,7 @@ PERSONAL_ADVICE_INTENTS: Dict[str, Tuple[str, str]] = {
     intent: (str(row.refusal), str(row.topic)) for intent, row in INTENTS.items() if row.kind in PERSONAL_ADVICE
 }
 NOT_COVERED_RELATED = "utter_not_covered_related"
+UNSURE_RELATED = "utter_unsure_related"  # "I'm not sure I understood. Here is what my source says about <topic>:"
 # "Where is that from?": after an answer, the source and the sections that answer quoted; before
 # any answer, the source alone. Both say when the knowledge file was last reviewed.
 SOURCE_OF_ANSWER = "utter_source_of_answer"
@@ -109,6 +110,7 @@ class Question:
     alert: bool = False  # asked about a red-flag symptom: say first what to do if it is happening now
     alert_category: str | None = None  # which red flag (self-harm gets its own line)
     last_passages: Sequence[str] = ()  # the passages the last answer quoted ("where is that from?")
+    unsure: bool = False  # the topic is the classifier's best guess, not a sure one: say so first
 
 
 @dataclass(frozen=True)
@@ -351,6 +353,8 @@ def plan_reply(q: Question, kb: Knowledge | None = None) -> Answer | None:
         answer = plan_answer(q, kb)
         if answer.topic == SOURCE_TOPIC:
             answer = _source_answer(q, answer, kb)
+        elif q.unsure:
+            answer = replace(answer, preface=UNSURE_RELATED, preface_args={"about": topic_label(answer.topic)})
     answer = replace(answer, kind=INTENTS[q.intent].kind if q.intent in PERSONAL_ADVICE_INTENTS else q.kind)
     if q.alert:
         answer = replace(answer, alert=crisis_lines().if_now(q.alert_category))

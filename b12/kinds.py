@@ -115,6 +115,7 @@ RED_FLAG_OVER_DIET = 0.5  # below this confidence in its topic, an asked-about r
 DIET_ALERT = 0.15  # DIET's confidence in "emergency" as runner-up that adds the alert line
 DIET_SURE = 0.9  # DIET this sure of an emergency is believed even with no alarm word
 MIN_NEXT_GUESS = 0.1  # a runner-up below this is no guess at all
+UNSURE_TOPIC = 0.15  # under the fallback, a topic this likely is offered, saying it is a guess
 SEARCH_QUERY_WORDS = 8  # a search-box query is short
 # Words of an emergency: DIET alone hearing one, with no question asked, is believed.
 ALARM_WORDS = frozenset(
@@ -136,6 +137,7 @@ class Understanding:
     intent: str  # what the rules act on
     topic_intent: str | None = None  # the answer intent it is about
     emergency: EmergencySignal | None = None
+    unsure: bool = False  # DIET's best guess at a B12 question, not a sure one: the answer says so
 
     @property
     def alert(self) -> bool:
@@ -299,11 +301,35 @@ def understand(
     row = INTENTS.get(predicted, IntentRow("conversation"))
     question = focus_text if focus_text is not None else focus(text)
     not_covered = scope_rules().not_covered(question)
+    unsure = False
     if row.kind == "conversation" and len(words_of(question)) >= 3 and in_scope_words(question):
         # "does taking b12 at night keep you awake?" is not a goodbye: a B12 question it is
         if predicted != FALLBACK_INTENT or not_covered:
             predicted = topic_intent or "ask_not_covered"
             row = INTENTS[predicted]
+    guess = _best_answer_intent(ranking, minimum=UNSURE_TOPIC)
+    if (
+        predicted == FALLBACK_INTENT
+        and guess is not None
+        and len(words_of(question)) >= 3
+        and (in_scope_words(text) or {"condition", "route"} & set(entity_types))
+    ):
+        # DIET unsure between the topics of a B12 question ("can crohns cause dangerously low
+        # b12"): its best guess, said to be a guess, beats "not sure what you mean"
+        predicted, unsure = guess, True
+        row = INTENTS[predicted]
+    neighbouring = "other_condition" in entity_types
+    other_care = scope_rules().other_care(question)
+    if (
+        (neighbouring or other_care)
+        and signal is None
+        and not in_scope_words(text)
+        and ("route" not in entity_types or row.kind != "education" or _search_query(text, entity_types))
+    ):
+        # "is lupus hereditary?", "crohn's infliximab side effects", "ANA positive what does it
+        # mean", "RA diet changes": about another condition, not B12, so not ours. A route word
+        # ("tablets", "diet") keeps a question ours only when DIET hears a B12 topic in it.
+        return Understanding("off_topic", "out_of_scope", emergency=signal)
     if row.kind in PERSONAL_ADVICE:
         # DIET alone hears personal advice that the rules do not: a clear topic wins, so an
         # education question with personal context is answered, not refused.
@@ -312,18 +338,13 @@ def understand(
         predicted = str(_best_answer_intent(ranking, minimum=DIET_ADVICE_OVERRULED))
         row = INTENTS[predicted]
 
-    neighbouring = "other_condition" in entity_types
-    other_care = scope_rules().other_care(question)
-    if (neighbouring or other_care) and not in_scope_words(text) and "route" not in entity_types and signal is None:
-        # "is lupus hereditary?", "crohn's infliximab side effects": not B12, so not ours
-        return Understanding("off_topic", "out_of_scope", emergency=signal)
     if row.kind == "education":
         # A red flag the matcher found, asked about: the source names none of them ("can low b12
         # cause palpitations?"), so it says so, then what it does say, with the alert line first.
         red_flag = signal is not None and signal.category != "general"
         if red_flag or not_covered or (neighbouring and predicted not in GENERAL_INTENTS):
             return Understanding("not_covered", "ask_not_covered", predicted, signal)
-        return Understanding("education", predicted, predicted, signal)
+        return Understanding("education", predicted, predicted, signal, unsure=unsure)
     if row.kind == "not_covered":
         return Understanding("not_covered", predicted, topic_intent if signal else None, signal)
     return Understanding(row.kind, predicted, topic_intent if row.kind != "off_topic" else None, signal)

@@ -126,6 +126,8 @@ class MessageKindClassifier(_StatelessComponent):
             _force_intent(message, u.intent)
             message.set("message_kind", u.kind, add_to_output=True)
             message.set("topic_intent", u.topic_intent, add_to_output=True)
+            if u.unsure:
+                message.set("unsure", True, add_to_output=True)
             if u.emergency is not None:
                 message.set("emergency_category", u.emergency.category, add_to_output=True)
                 message.set("emergency_reported", u.emergency.reported, add_to_output=True)

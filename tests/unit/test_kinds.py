@@ -159,6 +159,33 @@ def test_a_neighbouring_condition_without_b12_is_off_topic_and_with_a_cure_quest
     assert related.kind == "not_covered" and related.topic_intent == "ask_symptoms"
 
 
+def test_a_route_word_keeps_a_neighbouring_question_ours_only_when_diet_hears_a_b12_topic():
+    # "tablets", "diet" are words of other treatments too
+    for ranking in ([("ask_diagnosis", 0.6)], [("ask_not_covered", 0.8)], [("nlu_fallback", 0.3)]):
+        u = kind("ulcerative colitis diet during a flare, what helps", ranking, ["other_condition", "route"])
+        assert u.kind == "off_topic" and u.topic_intent is None
+    u = kind("are injections or tablets better if you also have ms", [("ask_compare_routes", 0.8)],
+             ["other_condition", "route"])  # fmt: skip
+    assert u.kind != "off_topic" and u.topic_intent == "ask_compare_routes"
+    # without a neighbouring condition, a diagnosis request is still declined
+    assert kind("what does my blood test mean", [("ask_diagnosis", 0.6)]).kind == "diagnosis"
+
+
+def test_under_the_fallback_a_b12_question_gets_diets_best_topic_said_to_be_a_guess():
+    ranking = [("nlu_fallback", 0.3), ("ask_gut_conditions", 0.28), ("ask_risks", 0.23)]
+    u = kind("can crohns cause dangerously low b12", ranking, ["condition"])
+    assert (u.kind, u.intent, u.unsure) == ("education", "ask_gut_conditions", True)
+    # a guess too weak, or a message that is not about B12, is still "not sure what you mean"
+    assert kind("can crohns cause dangerously low b12", [("nlu_fallback", 0.3), ("ask_risks", 0.1)]).intent == "nlu_fallback"
+    assert kind("what about the other thing then", ranking).intent == "nlu_fallback"
+    answer = plan_reply(Question(intent="ask_gut_conditions", kind="education", unsure=True))
+    messages = compose_health_reply(answer.passages, answer.preface, answer.alert, answer.preface_args)
+    assert messages[0] == {"response": "utter_unsure_related", "about": "celiac and Crohn's disease"}
+    assert "intestinal lining" in messages[1]["text"] and messages[-1] == {"response": "utter_caveat"}
+    sure = plan_reply(Question(intent="ask_gut_conditions", kind="education"))
+    assert sure.preface is None and sure.passages == answer.passages
+
+
 def test_a_long_b12_question_is_never_taken_for_a_goodbye():
     u = kind("does taking b12 at night keep you awake?", [("goodbye", 0.6), ("ask_risks", 0.1)])
     assert u.kind == "not_covered"

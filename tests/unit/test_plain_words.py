@@ -41,10 +41,9 @@ CRISIS = yaml.safe_load((ROOT / "knowledge" / "crisis_lines.yml").read_text())
 for region, numbers in CRISIS["regions"].items():
     for key, template in CRISIS["messages"].items():
         RESPONSES[f"crisis {region}: {key}"] = template.format(**numbers)
-# A related "not covered" preface, with the longest topic label.
-RESPONSES["utter_not_covered_related"] = DOMAIN["responses"]["utter_not_covered_related"][0]["text"].format(
-    about="celiac and Crohn's disease"
-)
+# A related "not covered" preface and an unsure one, with the longest topic label.
+for _name in ("utter_not_covered_related", "utter_unsure_related"):
+    RESPONSES[_name] = DOMAIN["responses"][_name][0]["text"].format(about="celiac and Crohn's disease")
 
 # "Where is that from?", filled in with the source's title, two of its headings and a date.
 for _name in ("utter_source_of_answer", "utter_source"):
