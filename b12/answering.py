@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Sequence, Tuple
 
 from b12 import feedback
 from b12.crisis import crisis_lines
-from b12.kinds import INTENTS, PERSONAL_ADVICE
+from b12.kinds import INTENTS, KIND_INTENT, PERSONAL_ADVICE, REPLACES_MEDICINE_TOPIC
 from b12.knowledge import FEATURES, ROUTES, Knowledge, Passage, get_knowledge
 
 CAVEAT_RESPONSE = "utter_caveat"
@@ -329,7 +329,12 @@ def plan_reply(q: Question, kb: Knowledge | None = None) -> Answer | None:
         preface, topic = PERSONAL_ADVICE_INTENTS[q.intent]
         conditions = [c for c in q.conditions if c in CONDITION_TOPICS]
         own = kb.answer(topic)
-        if conditions:
+        if q.topic_intent == REPLACES_MEDICINE_TOPIC and q.intent == KIND_INTENT["change_treatment"]:
+            # B12 instead of another medicine: "not a cure" first, whatever the condition
+            about = kb.answer(TOPIC_INTENTS[q.topic_intent])
+            passages = [*about, *[p for p in own if p not in about]][:MAX_PASSAGES]
+            answer = Answer(TOPIC_INTENTS[q.topic_intent], passages, preface=preface, slots={"topic": topic})
+        elif conditions:
             about = kb.answer(CONDITION_TOPICS[conditions[0]])[:2]
             passages = [*about, *[p for p in own if p not in about]][:MAX_PASSAGES]
             answer = Answer(CONDITION_TOPICS[conditions[0]], passages, preface=preface, slots={"topic": topic})

@@ -115,6 +115,7 @@ RED_FLAG_OVER_DIET = 0.5  # below this confidence in its topic, an asked-about r
 DIET_ALERT = 0.15  # DIET's confidence in "emergency" as runner-up that adds the alert line
 DIET_SURE = 0.9  # DIET this sure of an emergency is believed even with no alarm word
 MIN_NEXT_GUESS = 0.1  # a runner-up below this is no guess at all
+REPLACES_MEDICINE_TOPIC = "ask_cure"  # B12 instead of another medicine: what the source says it is not
 UNSURE_TOPIC = 0.15  # under the fallback, a topic this likely is offered, saying it is a guess
 SEARCH_QUERY_WORDS = 8  # a search-box query is short
 # Words of an emergency: DIET alone hearing one, with no question asked, is believed.
@@ -158,7 +159,7 @@ class ScopeRules:
             raise PatternError(f"{path}: cannot read: {e}") from e
         self.vocab = Vocab()
         self.matcher = Matcher(self.vocab)
-        for key in ("not_covered", "other_care"):
+        for key in ("not_covered", "other_medicine", "other_care"):
             lines = data.get(key) if isinstance(data, dict) else None
             if not isinstance(lines, list) or not lines:
                 raise PatternError(f"{path}: '{key}' must be a non-empty list of patterns")
@@ -177,7 +178,10 @@ class ScopeRules:
         return bool(self._found(text))
 
     def other_care(self, text: str) -> bool:
-        return "other_care" in self._found(text)
+        return bool({"other_care", "other_medicine"} & self._found(text))
+
+    def other_medicine(self, text: str) -> bool:
+        return "other_medicine" in self._found(text)
 
 
 @lru_cache(maxsize=1)
@@ -204,6 +208,14 @@ def _search_query(text: str, entity_types: Sequence[str]) -> bool:
     if words & (PERSON | RELATIVE | ALARM_WORDS) or len(words) > SEARCH_QUERY_WORDS:
         return False
     return "other_condition" in entity_types or scope_rules().not_covered(text)
+
+
+def _advice_topic(kind: str, text: str, topic_intent: str | None) -> str | None:
+    """What a personal-advice request is about. "Should i take b12 instead of my crohn's meds?":
+    B12 is no cure, whatever the condition; otherwise DIET's best topic."""
+    if kind == "change_treatment" and in_scope_words(text) and scope_rules().other_medicine(text):
+        return REPLACES_MEDICINE_TOPIC
+    return topic_intent
 
 
 def in_scope_words(text: str) -> bool:
@@ -296,7 +308,7 @@ def understand(
         in_scope_words(text) or {"route", "condition"} & set(entity_types)
     )
     if advice is not None and not off_topic_advice:
-        return Understanding(advice, KIND_INTENT[advice], topic_intent, signal)
+        return Understanding(advice, KIND_INTENT[advice], _advice_topic(advice, text, topic_intent), signal)
 
     row = INTENTS.get(predicted, IntentRow("conversation"))
     question = focus_text if focus_text is not None else focus(text)
@@ -334,7 +346,7 @@ def understand(
         # DIET alone hears personal advice that the rules do not: a clear topic wins, so an
         # education question with personal context is answered, not refused.
         if not _best_answer_intent(ranking, minimum=DIET_ADVICE_OVERRULED):
-            return Understanding(row.kind, predicted, topic_intent, signal)
+            return Understanding(row.kind, predicted, _advice_topic(row.kind, text, topic_intent), signal)
         predicted = str(_best_answer_intent(ranking, minimum=DIET_ADVICE_OVERRULED))
         row = INTENTS[predicted]
 

@@ -171,6 +171,20 @@ def test_a_route_word_keeps_a_neighbouring_question_ours_only_when_diet_hears_a_
     assert kind("what does my blood test mean", [("ask_diagnosis", 0.6)]).kind == "diagnosis"
 
 
+def test_b12_instead_of_another_medicine_is_declined_then_answered_by_not_a_cure():
+    text = "thinking of ditching my crohns meds and just taking b12 instead, good idea?"
+    u = kind(text, [("ask_change_treatment", 0.6), ("ask_gut_conditions", 0.3)], ["condition"])
+    assert (u.kind, u.topic_intent) == ("change_treatment", "ask_cure")
+    answer = plan_reply(Question(intent=u.intent, kind=u.kind, topic_intent=u.topic_intent, conditions=["crohns"]))
+    messages = compose_health_reply(answer.passages, answer.preface, answer.alert, answer.preface_args)
+    assert messages[0] == {"response": "utter_cannot_change_treatment"}
+    assert "not in curing the underlying condition" in messages[1]["text"]
+    assert messages[-1] == {"response": "utter_caveat"}
+    # stopping B12 itself is about lifelong treatment, as DIET says
+    stop = kind("can i stop my b12 injections now i feel fine", [("ask_change_treatment", 0.6), ("ask_lifelong", 0.3)])
+    assert (stop.kind, stop.topic_intent) == ("change_treatment", "ask_lifelong")
+
+
 def test_under_the_fallback_a_b12_question_gets_diets_best_topic_said_to_be_a_guess():
     ranking = [("nlu_fallback", 0.3), ("ask_gut_conditions", 0.28), ("ask_risks", 0.23)]
     u = kind("can crohns cause dangerously low b12", ranking, ["condition"])
