@@ -109,6 +109,7 @@ BUTTON_ONLY_INTENTS = frozenset(i for i, row in INTENTS.items() if row.button_on
 GENERAL_INTENTS = ("ask_cure", "ask_risks")
 # An asked-about red flag whose topic DIET did not find: what the answer is about.
 RED_FLAG_TOPICS = {"allergic_reaction": "ask_risks", "bleeding": "ask_risks"}
+KEEPS_ITS_LINE = frozenset({"self_harm", "violence", "general"})  # in a story too: its own line (988, hotlines)
 MIN_TOPIC_CONFIDENCE = 0.05
 DIET_ADVICE_OVERRULED = 0.35
 RED_FLAG_OVER_DIET = 0.5  # below this confidence in its topic, an asked-about red flag decides it
@@ -252,6 +253,19 @@ def understand(
     if not has_words(text):
         return Understanding("conversation", FALLBACK_INTENT)  # nothing to understand: ask, never guess
 
+    question = focus_text if focus_text is not None else focus(text)
+    if (
+        signal is not None
+        and signal.category not in KEEPS_ITS_LINE
+        and question.strip() != text.strip()
+        and assess_emergency(question) is None
+        and not {w.removesuffix("s") for w in words_of(question)} & ALARM_WORDS
+    ):
+        # the red flag is in the story, not in the question ("my nan collapsed last month, she is
+        # fine now. why can't she take tablets?"): the question decides the answer, the general
+        # "if this is happening now" line stays
+        signal = EmergencySignal("general", reported=False)
+
     predicted = ranking[0][0] if ranking else FALLBACK_INTENT
     topic_intent = _best_answer_intent(ranking)
     if predicted == "emergency":
@@ -311,7 +325,6 @@ def understand(
         return Understanding(advice, KIND_INTENT[advice], _advice_topic(advice, text, topic_intent), signal)
 
     row = INTENTS.get(predicted, IntentRow("conversation"))
-    question = focus_text if focus_text is not None else focus(text)
     not_covered = scope_rules().not_covered(question)
     unsure = False
     if row.kind == "conversation" and len(words_of(question)) >= 3 and in_scope_words(question):
