@@ -185,6 +185,21 @@ def test_b12_instead_of_another_medicine_is_declined_then_answered_by_not_a_cure
     assert (stop.kind, stop.topic_intent) == ("change_treatment", "ask_lifelong")
 
 
+def test_a_red_flag_in_the_story_leaves_the_question_to_decide_and_keeps_the_general_line():
+    text = "My nan collapsed last month and was very anaemic. She is fine now. Why can't she just take B12 tablets?"
+    focus_text = "Why can't she just take B12 tablets?"
+    u = understand(text, [("ask_route", 0.8)], ["route"], focus_text=focus_text)
+    assert (u.kind, u.intent, u.emergency.category, u.alert) == ("education", "ask_route", "general", True)
+    # the red flag asked in the question itself still decides it
+    asked = "My dad had a fit in 2021. Can b12 deficiency cause seizures?"
+    u = understand(asked, [("ask_symptoms", 0.8)], focus_text="Can b12 deficiency cause seizures?")
+    assert u.kind == "not_covered" and u.emergency.category == "seizure"
+    # self-harm in the story keeps its own line
+    dark = "Two years ago I felt suicidal when my B12 was very low. Is low B12 linked to mood?"
+    u = understand(dark, [("ask_symptoms", 0.8)], focus_text="Is low B12 linked to mood?")
+    assert u.emergency is not None and u.emergency.category == "self_harm"
+
+
 def test_under_the_fallback_a_b12_question_gets_diets_best_topic_said_to_be_a_guess():
     ranking = [("nlu_fallback", 0.3), ("ask_gut_conditions", 0.28), ("ask_risks", 0.23)]
     u = kind("can crohns cause dangerously low b12", ranking, ["condition"])
