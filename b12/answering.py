@@ -285,6 +285,10 @@ def plan_answer(q: Question, kb: Knowledge | None = None) -> Answer:
             _route_cells(kb, route, PURPOSE_FEATURES),
             slots={"topic": f"route:{route}", "route": route, "feature": None},
         )
+    if conditions and len(target_routes) >= 2 and feature in PURPOSE_FEATURES and not features:
+        # "she has pernicious anemia, why injections and not tablets?": the routes compared, for
+        # an autoimmune condition (the "efficacy in autoimmunity" cells)
+        return plan_answer(replace(q, intent="ask_compare_routes"), kb)
     slots: Dict[str, str | None] = {"topic": f"feature:{feature}", "feature": feature}
     if len(target_routes) == 1:
         slots["route"] = target_routes[0]

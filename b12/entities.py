@@ -55,3 +55,45 @@ def canonical_ids() -> Dict[Tuple[str, str], str]:
 def canonical(label: str, value: str) -> str:
     """The canonical id of an entity value ("jabs" -> "injection"); unknown values pass through."""
     return canonical_ids().get((label, " ".join(value.lower().split())), value)
+
+
+@lru_cache(maxsize=1)
+def _condition_matcher():
+    """A token matcher for the condition phrases (compiled on first use, not at import)."""
+    from spacy.matcher import PhraseMatcher
+    from spacy.tokens import Doc
+    from spacy.vocab import Vocab
+
+    from b12.safety import words_of
+
+    vocab = Vocab()
+    matcher = PhraseMatcher(vocab)
+    by_id: Dict[str, List[List[str]]] = {}
+    for p in load_entity_patterns():
+        if p["label"] == STORY_LABEL and words_of(p["pattern"]):
+            by_id.setdefault(p["id"], []).append(words_of(p["pattern"]))
+    for canonical_id, phrases in by_id.items():
+        matcher.add(canonical_id, [Doc(vocab, words=w) for w in phrases])
+    return vocab, matcher
+
+
+STORY_LABEL = "condition"  # who the person is, told in the story: "my mum has PA. why injections?"
+
+
+def story_conditions(text: str) -> List[str]:
+    """The canonical ids of the conditions a message names anywhere, in order, each once. One
+    pass over its words (spaCy's PhraseMatcher)."""
+    from spacy.tokens import Doc
+
+    from b12.safety import words_of
+
+    words = words_of(text)
+    if not words:
+        return []
+    vocab, matcher = _condition_matcher()
+    found: List[str] = []
+    for match_id, _, _ in sorted(matcher(Doc(vocab, words=words)), key=lambda m: m[1]):
+        name = vocab.strings[match_id]
+        if name not in found:
+            found.append(name)
+    return found

@@ -312,7 +312,9 @@ def understand(
         # a red flag asked about, and DIET unsure what else: the answer is about the red flag
         topic_intent = RED_FLAG_TOPICS.get(signal.category, "ask_symptoms")
         predicted = topic_intent if INTENTS.get(predicted, IntentRow("conversation")).kind == "education" else predicted
+    unsure = False
     if signal is not None and INTENTS.get(predicted, IntentRow("conversation")).kind in ("conversation", "off_topic"):
+        unsure = predicted == FALLBACK_INTENT and topic_intent is not None
         predicted = topic_intent or "ask_symptoms"
 
     advice = personal_advice_kind(text)
@@ -326,7 +328,6 @@ def understand(
 
     row = INTENTS.get(predicted, IntentRow("conversation"))
     not_covered = scope_rules().not_covered(question)
-    unsure = False
     if row.kind == "conversation" and len(words_of(question)) >= 3 and in_scope_words(question):
         # "does taking b12 at night keep you awake?" is not a goodbye: a B12 question it is
         if predicted != FALLBACK_INTENT or not_covered:

@@ -9,11 +9,20 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import ENTITIES, ENTITY_ATTRIBUTE_TYPE, ENTITY_ATTRIBUTE_VALUE, INTENT, TEXT
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    ENTITY_ATTRIBUTE_END,
+    ENTITY_ATTRIBUTE_START,
+    ENTITY_ATTRIBUTE_TYPE,
+    ENTITY_ATTRIBUTE_VALUE,
+    EXTRACTOR,
+    INTENT,
+    TEXT,
+)
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from b12.entities import canonical
+from b12.entities import STORY_LABEL, canonical, story_conditions
 from b12.focus import bounded, focus
 from b12.kinds import BUTTON_ONLY_INTENTS, button_intent, ranking_of, understand
 
@@ -49,6 +58,16 @@ class EntityCanonicalizer(_StatelessComponent):
                 entity[ENTITY_ATTRIBUTE_VALUE] = canonical(
                     entity[ENTITY_ATTRIBUTE_TYPE], str(entity[ENTITY_ATTRIBUTE_VALUE])
                 )
+            full = message.get(FULL_TEXT)
+            if full and full != message.get(TEXT) and button_intent(full) is None:
+                # the condition told in the story, outside the question ("my mum has PA. why
+                # does she need injections?"): who it is about decides the answer too
+                named = {e[ENTITY_ATTRIBUTE_VALUE] for e in entities if e[ENTITY_ATTRIBUTE_TYPE] == STORY_LABEL}
+                story = [c for c in story_conditions(full) if c not in named]
+                entities = [*entities, *({ENTITY_ATTRIBUTE_TYPE: STORY_LABEL, ENTITY_ATTRIBUTE_VALUE: c,
+                                          ENTITY_ATTRIBUTE_START: 0, ENTITY_ATTRIBUTE_END: 0,
+                                          EXTRACTOR: "story"} for c in story)]  # fmt: skip
+                message.set(ENTITIES, entities, add_to_output=True)
         return messages
 
 

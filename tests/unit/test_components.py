@@ -120,3 +120,25 @@ def test_button_payload_examples_are_not_learnt_from_words():
     data = QuestionFocus().process_training_data(TrainingData([typed, pressed, from_a_rule]))
     assert [m.get("text") for m in data.training_examples] == ["what is intrinsic factor?"]
     assert data.intents == {"ask_pernicious_anemia"}
+
+
+def test_a_condition_told_in_the_story_joins_the_question_s_entities_once():
+    text = "My nan has pernicious anaemia and coeliac. She hates needles. Why can't she take tablets?"
+    routes = [{"entity": "route", "value": "tablets", "start": 74, "end": 81}]
+    [m] = QuestionFocus().process([message(text, intent="ask_route", entities=routes)])
+    assert m.get("text") != text  # the classifier reads the question alone
+    [m] = EntityCanonicalizer().process([m])
+    assert [(e["entity"], e["value"]) for e in m.get("entities")] == [
+        ("route", "oral"), ("condition", "pernicious_anemia"), ("condition", "celiac")
+    ]  # fmt: skip
+    # a condition the question names is not added again, and a message that is all question adds none
+    asked = [{"entity": "condition", "value": "coeliac", "start": 0, "end": 7}]
+    [m] = EntityCanonicalizer().process([QuestionFocus().process([message("coeliac and b12?", entities=asked)])[0]])
+    assert [e["value"] for e in m.get("entities")] == ["celiac"]
+
+
+def test_story_conditions_reads_each_condition_once_in_order():
+    from b12.entities import story_conditions
+
+    assert story_conditions("I have hashis, my son has Crohn's, and my hashimoto's is fine") == ["hashimotos", "crohns"]
+    assert story_conditions("") == [] and story_conditions("nothing here") == []

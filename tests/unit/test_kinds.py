@@ -292,3 +292,12 @@ def test_what_the_classifier_reads_is_bounded_and_keeps_the_end():
     assert len(bounded(long)) <= MAX_FOCUS_CHARS and bounded(long).endswith("what is pernicious anemia?")
     assert bounded("?" * 10000) == "?" * MAX_FOCUS_CHARS
     assert bounded("short") == "short"
+
+
+def test_routes_asked_about_for_an_autoimmune_condition_are_compared_for_it():
+    q = Question(intent="ask_benefit", routes=["injection", "oral"], conditions=["pernicious_anemia"])
+    answer = plan_reply(q)
+    assert [p.id for p in answer.passages] == ["injection.efficacy", "oral.efficacy", "treatment.root_cause"]
+    # without a condition, the feature asked about stands
+    plain = plan_reply(Question(intent="ask_benefit", routes=["injection", "oral"]))
+    assert [p.id for p in plain.passages] == ["injection.benefit", "oral.benefit"]
