@@ -75,6 +75,7 @@ def _first_person_present(sentence: Sequence[str]) -> bool:
     )
 
 
+_HELP_TAIL = frozenset({"now", "right", "please", "pls", "plz", "help", "quick", "asap", "someone", "anyone"})
 _WEAK_NOW = frozenset({"now", "just", "currently", "atm", "happening", "please", "pls", "plz"})
 _EVENT_WORDS = frozenset({"after", "since", "the", "up", "got", "had", "just", "from", "this", "today", "again"})
 
@@ -309,6 +310,17 @@ class EmergencyMatcher:
     asking: FrozenSet[str]
     topical: FrozenSet[str]
     past: FrozenSet[str]
+    help_now: Tuple[str, ...] = ()  # "what do i do", "should i ring": asking for help now is a report
+
+    def asks_for_help(self, sentences: Sequence[Sequence[str]]) -> bool:
+        """A sentence that ends asking for help ('... what do i do', 'what should i do now'),
+        not 'what should i do if it does' or 'what do i do about my levels'. Linear."""
+        for sentence in sentences:
+            words = [w for w in sentence if w not in _HELP_TAIL]
+            end = f" {' '.join(words[-6:])} "
+            if any(end.endswith(phrase) for phrase in self.help_now):
+                return True
+        return False
 
     def fold_typos(self, words: Iterable[str]) -> List[str]:
         folded: List[str] = []
@@ -388,7 +400,7 @@ class EmergencyMatcher:
             return None
         message = {
             # "can b12 cause chest pain? mine started an hour ago" (not "my levels are fine now")
-            "now": bool(every & self.immediacy - _WEAK_NOW),
+            "now": bool(every & self.immediacy - _WEAK_NOW) or self.asks_for_help(sentences),
             "topical": bool(every & self.topical),
             "question": message_asks,
             "year": any(_YEAR.match(w) for w in every),
@@ -483,6 +495,10 @@ def load_matcher(path: Path = PATTERNS_FILE, known_words: Any = None) -> Emergen
     if not isinstance(context, dict):
         raise PatternError(f"{path}: 'context' must map immediacy, asking, topical and past to words")
     sets = {k: _word_set(context, k, path) for k in ("immediacy", "asking", "topical", "past")}
+    help_now = context.get("help_now", [])
+    if not isinstance(help_now, list) or not all(isinstance(p, str) and words_of(p) for p in help_now):
+        raise PatternError(f"{path}: 'context.help_now' must be a list of phrases")
+    sets["help_now"] = tuple(f" {' '.join(words_of(p))} " for p in help_now)
     vocab = Vocab()
     matcher = Matcher(vocab)
     for name, lines in data["categories"].items():

@@ -119,6 +119,12 @@ EMERGENCIES = [
     # a dose repeated by mistake, with signs, within hours
     "dad took his tablets, then took them again, then a few more. he is shaky and sweaty",
     "my aunt had her pills twice by accident and more later, all within 6 hrs",
+    # a report, then a B12 question: still a report
+    "for 20 minutes a heavy feeling right behind the breastbone, creeping down my left arm. is this a b12 thing?",
+    "dad is sat grey holding his chest, says a band is crushing round it. he has pa. what do i do",
+    "cut my hand 20 mins ago and its still pumping out through three tea towels. is low b12 why?",
+    "been throwing up what looks like coffee grounds and now red blood",
+    "tongue going fat cant swallow ate satay",
 ]
 
 ORDINARY = [
@@ -262,6 +268,9 @@ ASKED_ABOUT = [
     ("could a b12 shot give me an allergic reaction?", "allergic_reaction"),
     ("can pernicious anemia make you pass out?", "collapse"),
     ("i fainted years ago and that is how they found my pa", "collapse"),
+    # asking for help only when it ends the sentence: a hypothetical stays asked
+    ("can low b12 cause chest pain? what should i do if it does?", "chest_pain"),
+    ("can b12 injections make your tongue swell?", "allergic_reaction"),
 ]
 
 
