@@ -59,7 +59,8 @@ _STATE_NOW = frozenset(
 _HISTORY_ALLOWED = frozenset({"poisoning", "overdose"})
 _PAST_PAIRS = frozenset(
     {("last", "week"), ("last", "month"), ("last", "year"), ("last", "summer"), ("last", "winter"),
-     ("last", "spring"), ("last", "autumn"), ("last", "christmas"), ("the", "past"), ("used", "to")}
+     ("last", "spring"), ("last", "autumn"), ("last", "christmas"), ("the", "past"), ("used", "to"),
+     ("fine", "now"), ("better", "now"), ("ok", "now"), ("okay", "now"), ("recovered", "now")}
 )  # fmt: skip
 _ACUTE = frozenset({"chest_pain", "stroke", "breathing", "allergic_reaction", "bleeding", "seizure"})
 _FIRST_PERSON_NOW = frozenset(

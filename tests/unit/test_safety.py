@@ -125,6 +125,9 @@ EMERGENCIES = [
     "cut my hand 20 mins ago and its still pumping out through three tea towels. is low b12 why?",
     "been throwing up what looks like coffee grounds and now red blood",
     "tongue going fat cant swallow ate satay",
+    "mum says her chest feels like someone is standing on it and it has not eased. what do i do?",
+    "accidentally took my dads heart tablets as well as mine, like 8 of them, now im dizzy",
+    "my grandson (2) got into my dosette box, two warfarin are missing",
 ]
 
 ORDINARY = [
@@ -271,6 +274,9 @@ ASKED_ABOUT = [
     # asking for help only when it ends the sentence: a hypothetical stays asked
     ("can low b12 cause chest pain? what should i do if it does?", "chest_pain"),
     ("can b12 injections make your tongue swell?", "allergic_reaction"),
+    # hearsay and history that is over
+    ("ive read horror stories about babies having seizures from low b12. is that true?", "seizure"),
+    ("before diagnosis she had chest pains walking up hills. shes fine now. what does b12 do?", "chest_pain"),
 ]
 
 
