@@ -107,6 +107,7 @@ ANSWER_INTENTS: Tuple[str, ...] = tuple(i for i, row in INTENTS.items() if row.k
 BUTTON_ONLY_INTENTS = frozenset(i for i, row in INTENTS.items() if row.button_only)
 # Questions the source answers in general terms for any autoimmune disease ("does B12 cure lupus?").
 GENERAL_INTENTS = ("ask_cure", "ask_risks")
+SOURCE_INTENT = "ask_source"
 # An asked-about red flag whose topic DIET did not find: what the answer is about.
 RED_FLAG_TOPICS = {"allergic_reaction": "ask_risks", "bleeding": "ask_risks"}
 KEEPS_ITS_LINE = frozenset({"self_harm", "violence", "general"})  # in a story too: its own line (988, hotlines)
@@ -117,6 +118,12 @@ DIET_ALERT = 0.15  # DIET's confidence in "emergency" as runner-up that adds the
 DIET_SURE = 0.9  # DIET this sure of an emergency is believed even with no alarm word
 MIN_NEXT_GUESS = 0.1  # a runner-up below this is no guess at all
 REPLACES_MEDICINE_TOPIC = "ask_cure"  # B12 instead of another medicine: what the source says it is not
+RARE_WORD = 100_000  # pyspellchecker's count: rarer than this, a source word is a word of the subject
+OFF_SUBJECT_WORDS = 6  # a message this long with no word of the subject is off-topic, whatever DIET says
+FOLLOW_UP_WORDS = 12
+POINTING_BACK = frozenset({"it", "its", "that", "this", "they", "them", "those", "these", "there"})
+# "1000mcg", "5 mg", "200 pg/ml": an amount of a medicine or a lab value. One bounded pass.
+DOSE_AMOUNT = re.compile(r"\d[\d.,]{0,8} ?(?:mcg|mg|ug|µg|iu|micrograms?|milligrams?|pg|ng|pmol|nmol)\b", re.I)
 UNSURE_TOPIC = 0.15  # under the fallback, a topic this likely is offered, saying it is a guess
 SEARCH_QUERY_WORDS = 8  # a search-box query is short
 # Words of an emergency: DIET alone hearing one, with no question asked, is believed.
@@ -217,6 +224,47 @@ def _advice_topic(kind: str, text: str, topic_intent: str | None) -> str | None:
     if kind == "change_treatment" and in_scope_words(text) and scope_rules().other_medicine(text):
         return REPLACES_MEDICINE_TOPIC
     return topic_intent
+
+
+@lru_cache(maxsize=1)
+def source_words() -> frozenset:
+    """The source's own uncommon words ("deficiency", "injections", "fatigue"): words of at least
+    four letters that are rarer in English than RARE_WORD (pyspellchecker's word frequencies), so
+    "support", "body" or "better" do not make a message about health."""
+    from b12.knowledge import get_knowledge
+    from b12.safety import english_words
+
+    frequency = english_words()
+    words = set(words_of(get_knowledge().source_text))
+    return frozenset(w for w in words if len(w) >= 4 and frequency.get(w, 0) < RARE_WORD)
+
+
+@lru_cache(maxsize=1)
+def entity_words() -> frozenset:
+    """The one-word phrases of knowledge/entity_patterns.yml ("needles", "tablets", "lupus")."""
+    from b12.entities import canonical_ids
+
+    return frozenset(w for _, phrase in canonical_ids() for w in [phrase] if " " not in w)
+
+
+def about_health(text: str, entity_types: Sequence[str]) -> bool:
+    """Whether a message touches the subject at all: B12 words, an entity (a condition, route,
+    feature, symptom or another condition), a subject the source does not cover, or one of the
+    source's own uncommon words. "iPhone or Samsung?" does not."""
+    return bool(
+        in_scope_words(text)
+        or entity_types
+        or set(words_of(text)) & (source_words() | entity_words())
+        or DOSE_AMOUNT.search(text)
+        or scope_rules().not_covered(text)
+    )
+
+
+def leans_on_before(text: str) -> bool:
+    """A short message that points back ("how do i know if it is working?"): about the answer
+    before it, whatever its own words."""
+    words = words_of(text)
+    return len(words) < FOLLOW_UP_WORDS and bool(set(words) & POINTING_BACK)
 
 
 def in_scope_words(text: str) -> bool:
@@ -325,6 +373,18 @@ def understand(
     )
     if advice is not None and not off_topic_advice:
         return Understanding(advice, KIND_INTENT[advice], _advice_topic(advice, text, topic_intent), signal)
+
+    if (
+        signal is None
+        and len(words_of(text)) >= OFF_SUBJECT_WORDS
+        and INTENTS.get(predicted, IntentRow("conversation")).kind in ("education", "not_covered")
+        and predicted != SOURCE_INTENT
+        and not about_health(text, entity_types)
+        and not leans_on_before(text)
+    ):
+        # "is the ninja air fryer better than the tefal one?": no word of the subject at all; a
+        # short follow-up ("is it reliable tho") leans on the answer before, so it is left alone
+        return Understanding("off_topic", "out_of_scope")
 
     row = INTENTS.get(predicted, IntentRow("conversation"))
     not_covered = scope_rules().not_covered(question)

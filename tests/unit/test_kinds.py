@@ -301,3 +301,19 @@ def test_routes_asked_about_for_an_autoimmune_condition_are_compared_for_it():
     # without a condition, the feature asked about stands
     plain = plan_reply(Question(intent="ask_benefit", routes=["injection", "oral"]))
     assert [p.id for p in plain.passages] == ["injection.benefit", "oral.benefit"]
+
+
+def test_a_message_with_no_word_of_the_subject_is_off_topic_whatever_diet_says():
+    sure = [("ask_compare_routes", 0.95)]
+    for text in (
+        "Is the Ninja air fryer better than the Tefal one? Everyone in my group has one.",
+        "Does anyone know how to write a cover letter for a receptionist job?",
+    ):
+        u = kind(text, sure)
+        assert (u.kind, u.intent, u.topic_intent) == ("off_topic", "out_of_scope", None), text
+    # a word of the subject, a dose, a short follow-up that points back, or the source: left to DIET
+    assert kind("Is the ninja air fryer better for people with coeliac disease?", sure).kind != "off_topic"
+    assert kind("I took 1000mcg today, is that too much?", [("ask_risks", 0.9)]).kind != "off_topic"
+    assert kind("how do I know if it is working for me", [("ask_lifelong", 0.9)]).kind != "off_topic"
+    assert kind("where does your info come from, is it made up by someone", [("ask_source", 0.9)]).kind != "off_topic"
+    assert kind("are you a bot or a real person then", [("bot_challenge", 0.9)]).intent == "bot_challenge"
