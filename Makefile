@@ -18,6 +18,7 @@ export RASA_PORT ACTIONS_PORT VENV
 
 # The custom components' training output depends on their code and on what they call
 # (b12/focus.py: the text the classifier reads; b12/kinds.py: button payloads and button-only intents).
+# b12/spelling.py is not one: it corrects the text only at run time.
 TRAIN_INPUTS := config.yml domain.yml $(wildcard data/*.yml) extensions/components.py b12/focus.py b12/kinds.py \
                 $(SPACY_MODEL)/meta.json
 

@@ -60,7 +60,10 @@ _HISTORY_ALLOWED = frozenset({"poisoning", "overdose"})
 _PAST_PAIRS = frozenset(
     {("last", "week"), ("last", "month"), ("last", "year"), ("last", "summer"), ("last", "winter"),
      ("last", "spring"), ("last", "autumn"), ("last", "christmas"), ("the", "past"), ("used", "to"),
-     ("fine", "now"), ("better", "now"), ("ok", "now"), ("okay", "now"), ("recovered", "now")}
+     ("fine", "now"), ("better", "now"), ("ok", "now"), ("okay", "now"), ("recovered", "now"), ("back", "in"),
+     ("totally", "fine"), ("was", "fine"), ("doing", "well"),
+     *(("in", m) for m in ("january", "february", "march", "april", "june", "july", "august", "september",
+                            "october", "november", "december"))}
 )  # fmt: skip
 _ACUTE = frozenset({"chest_pain", "stroke", "breathing", "allergic_reaction", "bleeding", "seizure"})
 _FIRST_PERSON_NOW = frozenset(
@@ -312,14 +315,22 @@ class EmergencyMatcher:
     topical: FrozenSet[str]
     past: FrozenSet[str]
     help_now: Tuple[str, ...] = ()  # "what do i do", "should i ring": asking for help now is a report
+    this_now: Tuple[str, ...] = ()  # "could this be the jab", "do i wait it out": asking what is happening
 
     def asks_for_help(self, sentences: Sequence[Sequence[str]]) -> bool:
         """A sentence that ends asking for help ('... what do i do', 'what should i do now'),
-        not 'what should i do if it does' or 'what do i do about my levels'. Linear."""
+        not 'what should i do if it does' or 'what do i do about my levels'; or one that asks
+        what this is, happening ('could this be the jab', 'is this my b12', 'do i wait it out').
+        Linear: one substring scan per phrase."""
         for sentence in sentences:
+            if set(sentence) & self.past or set(zip(sentence, sentence[1:])) & _PAST_PAIRS:
+                continue  # "could this be why my dad had one last year": history
             words = [w for w in sentence if w not in _HELP_TAIL]
             end = f" {' '.join(words[-6:])} "
             if any(end.endswith(phrase) for phrase in self.help_now):
+                return True
+            joined = f" {' '.join(sentence)} "
+            if any(phrase in joined for phrase in self.this_now):
                 return True
         return False
 
@@ -393,7 +404,7 @@ class EmergencyMatcher:
             urgent = now or category in ("violence", "self_harm")
             if category and (score >= self.urgency.threshold + (0 if urgent else 2)):
                 # a question about B12 with no strong word of now, or a story of the past, is asked
-                strong_now = every & (self.immediacy - _WEAK_NOW)
+                strong_now = every & (self.immediacy - _WEAK_NOW) or self.asks_for_help(sentences)
                 asked = bool(every & self.past) or (not strong_now and bool(every & self.topical) and message_asks)
                 if not matches:
                     return EmergencySignal(category, reported=not asked)
@@ -424,6 +435,12 @@ class EmergencyMatcher:
     def category(self, text: str) -> str | None:
         signal = self.assess(text)
         return signal.category if signal and signal.reported else None
+
+
+def nearest_term(word: str, terms: Tuple[str, ...]) -> str:
+    """The one of `terms` that `word` is a slip of (two letters swapped, or near-equal spelling),
+    else `word` itself. Cached per word."""
+    return _fold_cached(word, terms)
 
 
 @lru_cache(maxsize=8192)
@@ -500,6 +517,10 @@ def load_matcher(path: Path = PATTERNS_FILE, known_words: Any = None) -> Emergen
     if not isinstance(help_now, list) or not all(isinstance(p, str) and words_of(p) for p in help_now):
         raise PatternError(f"{path}: 'context.help_now' must be a list of phrases")
     sets["help_now"] = tuple(f" {' '.join(words_of(p))} " for p in help_now)
+    this_now = context.get("this_now", [])
+    if not isinstance(this_now, list) or not all(isinstance(p, str) and words_of(p) for p in this_now):
+        raise PatternError(f"{path}: 'context.this_now' must be a list of phrases")
+    sets["this_now"] = tuple(f" {' '.join(words_of(p))} " for p in this_now)
     vocab = Vocab()
     matcher = Matcher(vocab)
     for name, lines in data["categories"].items():

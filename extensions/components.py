@@ -25,6 +25,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from b12.entities import STORY_LABEL, canonical, story_conditions
 from b12.focus import bounded, focus
 from b12.kinds import BUTTON_ONLY_INTENTS, button_intent, ranking_of, understand
+from b12.spelling import correct
 
 FULL_TEXT = "full_text"
 INTENT_RANKING = "intent_ranking"
@@ -76,21 +77,24 @@ class EntityCanonicalizer(_StatelessComponent):
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
 class QuestionFocus(_StatelessComponent):
     """First in the pipeline: the text the classifier reads becomes the sentences that ask
-    (b12/focus.py), without greetings, apologies, thanks or "asking for my dad:". The whole
+    (b12/focus.py), without greetings, apologies, thanks or "asking for my dad:". At run time,
+    misspelt words of the subject are also spelled right (b12/spelling.py); training keeps its
+    typo variants as they are, so the classifier still learns to read typos itself. The whole
     message is kept in `full_text` for the safety checks, which judge all of it. A button's
     payload is left as it is: Rasa's RegexMessageHandler reads its intent and entities from it."""
 
-    def _focus(self, messages: List[Message]) -> None:
+    def _focus(self, messages: List[Message], spell: bool) -> None:
         for message in messages:
             text = message.get(TEXT)
             if not text:
                 continue
             message.set(FULL_TEXT, text)
             if button_intent(text) is None:
-                message.set(TEXT, bounded(focus(text)))
+                focused = bounded(focus(text))
+                message.set(TEXT, correct(focused) if spell else focused)
 
     def process(self, messages: List[Message]) -> List[Message]:
-        self._focus(messages)
+        self._focus(messages, spell=True)
         return messages
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
@@ -103,7 +107,7 @@ class QuestionFocus(_StatelessComponent):
             for ex in training_data.training_examples
             if button_intent(ex.get(TEXT) or "") is None and ex.get(INTENT) not in BUTTON_ONLY_INTENTS
         ]
-        self._focus(typed)
+        self._focus(typed, spell=False)  # the generated typo variants stay: DIET learns to read typos too
         if len(typed) == len(training_data.training_examples):
             return training_data
         return TrainingData(

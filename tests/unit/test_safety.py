@@ -128,6 +128,12 @@ EMERGENCIES = [
     "mum says her chest feels like someone is standing on it and it has not eased. what do i do?",
     "accidentally took my dads heart tablets as well as mine, like 8 of them, now im dizzy",
     "my grandson (2) got into my dosette box, two warfarin are missing",
+    # a report that asks what it is: "could this be the jab?", "do i wait it out?"
+    "pressure in breastbone wont go away 40 min numb left arm could this be the jab",
+    "lips and eyes swollen huge after prawns throat tight could this be the jab",
+    "toilet bowl full of blood after i went, three times this evening. do i wait it out?",
+    "my friend has been out cold on the bathroom floor and I cant get any response from him",
+    "my ex is outside banging on the door and texting that he is going to finish me",
 ]
 
 ORDINARY = [
@@ -277,6 +283,9 @@ ASKED_ABOUT = [
     # hearsay and history that is over
     ("ive read horror stories about babies having seizures from low b12. is that true?", "seizure"),
     ("before diagnosis she had chest pains walking up hills. shes fine now. what does b12 do?", "chest_pain"),
+    # "could this be" about the past is history
+    ("can low b12 cause chest pain? could this be why my dad had one last year", "chest_pain"),
+    ("i fainted at work in march, could low b12 cause fainting?", "collapse"),
 ]
 
 
