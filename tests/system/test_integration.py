@@ -200,7 +200,7 @@ def test_patients_own_words_meet_the_safety_targets():
     figures only; its texts are never shown."""
     # Floors at the measured level (targets in the closing note are not all met yet):
     # part -> (emergency recall, most false alarms, all right)
-    floors = {"look": (0.99, 0.02, 0.92), "count": (0.96, 0.05, 0.87)}
+    floors = {"look": (0.99, 0.02, 0.94), "count": (0.94, 0.04, 0.92)}
     for part, (recall, alarms, floor) in floors.items():
         cases = own_words.load(part)
         result = own_words.score(own_words.judge(), cases, own_words.ask_all(URL, cases))
