@@ -120,8 +120,11 @@ MIN_NEXT_GUESS = 0.1  # a runner-up below this is no guess at all
 REPLACES_MEDICINE_TOPIC = "ask_cure"  # B12 instead of another medicine: what the source says it is not
 RARE_WORD = 100_000  # pyspellchecker's count: rarer than this, a source word is a word of the subject
 OFF_SUBJECT_WORDS = 6  # a message this long with no word of the subject is off-topic, whatever DIET says
-FOLLOW_UP_WORDS = 12
-POINTING_BACK = frozenset({"it", "its", "that", "this", "they", "them", "those", "these", "there"})
+OFF_SUBJECT_FALLBACK_WORDS = 3  # and this long, when DIET is lost anyway
+FOLLOW_UP_WORDS = 16  # a follow-up is short; a long message stands on its own
+POINTING_BACK = frozenset(
+    {"it", "its", "that", "this", "they", "them", "those", "these", "there", "then", "other", "else", "also", "too"}
+)
 # "1000mcg", "5 mg", "200 pg/ml": an amount of a medicine or a lab value. One bounded pass.
 DOSE_AMOUNT = re.compile(r"\d[\d.,]{0,8} ?(?:mcg|mg|ug|µg|iu|micrograms?|milligrams?|pg|ng|pmol|nmol)\b", re.I)
 UNSURE_TOPIC = 0.15  # under the fallback, a topic this likely is offered, saying it is a guess
@@ -376,8 +379,14 @@ def understand(
 
     if (
         signal is None
-        and len(words_of(text)) >= OFF_SUBJECT_WORDS
-        and INTENTS.get(predicted, IntentRow("conversation")).kind in ("education", "not_covered")
+        and (
+            (
+                INTENTS.get(predicted, IntentRow("conversation")).kind in ("education", "not_covered")
+                and len(words_of(text)) >= OFF_SUBJECT_WORDS
+            )
+            # DIET lost on a few words of nothing we cover ("reset patient portal password")
+            or (predicted == FALLBACK_INTENT and len(words_of(text)) >= OFF_SUBJECT_FALLBACK_WORDS)
+        )
         and predicted != SOURCE_INTENT
         and not about_health(text, entity_types)
         and not leans_on_before(text)

@@ -317,3 +317,15 @@ def test_a_message_with_no_word_of_the_subject_is_off_topic_whatever_diet_says()
     assert kind("how do I know if it is working for me", [("ask_lifelong", 0.9)]).kind != "off_topic"
     assert kind("where does your info come from, is it made up by someone", [("ask_source", 0.9)]).kind != "off_topic"
     assert kind("are you a bot or a real person then", [("bot_challenge", 0.9)]).intent == "bot_challenge"
+
+
+def test_a_few_words_of_nothing_we_cover_that_diet_is_lost_on_are_off_topic_not_unclear():
+    lost = [("nlu_fallback", 0.3), ("ask_link", 0.2)]
+    assert kind("reset patient portal password", lost).kind == "off_topic"
+    assert kind("hmm what", lost).intent == "nlu_fallback"  # too short to tell: ask again
+    assert kind("what is it for then", lost).intent == "nlu_fallback"  # points back
+
+
+def test_a_follow_up_that_points_back_keeps_diets_topic_even_without_a_word_of_the_subject():
+    u = kind("do you have to have it for life or just a while", [("ask_lifelong", 0.6), ("out_of_scope", 0.3)])
+    assert (u.kind, u.intent) == ("education", "ask_lifelong")
