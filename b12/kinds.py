@@ -33,6 +33,7 @@ from b12.safety import (
     EmergencySignal,
     PatternError,
     assess_emergency,
+    has_lab_value,
     has_words,
     line_patterns,
     mentions_b12,
@@ -263,6 +264,24 @@ def about_health(text: str, entity_types: Sequence[str]) -> bool:
     )
 
 
+EXPLAIN_OPENERS = frozenset({"why", "whats", "how"})
+NORMAL_PHRASES = (("is", "it", "normal"), ("is", "that", "normal"), ("is", "this", "normal"), ("it", "normal"))
+
+
+def asks_to_explain(question: str) -> bool:
+    """A question that asks why or how, whether something is normal, or names no one: asking
+    to understand, not for personal advice."""
+    words = words_of(question)
+    if not words:
+        return False
+    if words[0] in EXPLAIN_OPENERS:
+        return True
+    if not set(words) & (PERSON | RELATIVE) and not has_lab_value(words):
+        return True  # names no one, and judges no result ("b12 145 ng/l is that deficient" does)
+    trigrams = set(zip(words, words[1:], words[2:]))
+    return bool(trigrams & set(NORMAL_PHRASES)) or any(w == "normal" for w in words[-2:])
+
+
 def leans_on_before(text: str) -> bool:
     """A short message that points back ("how do i know if it is working?"): about the answer
     before it, whatever its own words."""
@@ -427,10 +446,13 @@ def understand(
         return Understanding("off_topic", "out_of_scope", emergency=signal)
     if row.kind in PERSONAL_ADVICE:
         # DIET alone hears personal advice that the rules do not: a clear topic wins, so an
-        # education question with personal context is answered, not refused.
-        if not _best_answer_intent(ranking, minimum=DIET_ADVICE_OVERRULED):
+        # education question with personal context is answered, not refused. So does any topic
+        # when the question asks for an explanation ("why can't i just take tablets?", "is it
+        # normal to have a lump after the jab?") or names no one ("is 5000 mcg a day too much?").
+        minimum = MIN_TOPIC_CONFIDENCE if asks_to_explain(question) else DIET_ADVICE_OVERRULED
+        if not _best_answer_intent(ranking, minimum=minimum):
             return Understanding(row.kind, predicted, _advice_topic(row.kind, text, topic_intent), signal)
-        predicted = str(_best_answer_intent(ranking, minimum=DIET_ADVICE_OVERRULED))
+        predicted = str(_best_answer_intent(ranking, minimum=minimum))
         row = INTENTS[predicted]
 
     if row.kind == "education":

@@ -329,3 +329,16 @@ def test_a_few_words_of_nothing_we_cover_that_diet_is_lost_on_are_off_topic_not_
 def test_a_follow_up_that_points_back_keeps_diets_topic_even_without_a_word_of_the_subject():
     u = kind("do you have to have it for life or just a while", [("ask_lifelong", 0.6), ("out_of_scope", 0.3)])
     assert (u.kind, u.intent) == ("education", "ask_lifelong")
+
+
+def test_diets_personal_advice_gives_way_to_a_topic_when_the_question_asks_to_understand():
+    advice_first = [("ask_diagnosis", 0.6), ("ask_risks", 0.2)]
+    u = kind("is it normal to have a little lump where i had my b12 jab 2 days ago", advice_first, ["route"])
+    assert (u.kind, u.intent) == ("education", "ask_risks")
+    u = kind("why cant i just take tablets for my pa instead of the jabs", [("ask_change_treatment", 0.6),
+             ("ask_compare_routes", 0.2)], ["route", "condition"])  # fmt: skip
+    assert u.intent == "ask_compare_routes"
+    # a result of one's own, or a request that is personal and not asking why, stays declined
+    assert kind("b12 145 ng/l is that deficient", advice_first).kind == "diagnosis"
+    dosing_first = [("ask_dosing", 0.6), ("ask_risks", 0.2)]
+    assert kind("my sister has pa, does she need her dose changed", dosing_first).kind == "dosing"
