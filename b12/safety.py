@@ -79,6 +79,8 @@ def _first_person_present(sentence: Sequence[str]) -> bool:
     )
 
 
+# Oneself as the subject ("my daughter's attempt last year" is about someone else, and history)
+_SELF = frozenset({"i", "im", "ive", "id", "me", "myself"})
 _HELP_TAIL = frozenset({"now", "right", "please", "pls", "plz", "help", "quick", "asap", "someone", "anyone"})
 _WEAK_NOW = frozenset({"now", "just", "currently", "atm", "happening", "please", "pls", "plz"})
 _EVENT_WORDS = frozenset({"after", "since", "the", "up", "got", "had", "just", "from", "this", "today", "again"})
@@ -371,7 +373,7 @@ class EmergencyMatcher:
             return False
         if s & (self.immediacy - _WEAK_NOW):
             return False
-        if category == "self_harm" and s & PERSON:
+        if category == "self_harm" and s & _SELF:
             return False  # "i want to die?", "i have wanted to kill myself for months": a report
         if category in _ACUTE and not asking and first_person_now:
             return False  # "i have chest pain after my shot, is that a side effect?"

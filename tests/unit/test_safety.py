@@ -134,6 +134,9 @@ EMERGENCIES = [
     "toilet bowl full of blood after i went, three times this evening. do i wait it out?",
     "my friend has been out cold on the bathroom floor and I cant get any response from him",
     "my ex is outside banging on the door and texting that he is going to finish me",
+    "because my sister's just dropped to the floor at work, she's come round but white as a sheet",
+    "because mine's just eaten a load of them and some of my iron pills, she's 2 and a half",
+    "my life is not worth living and i want to die",
 ]
 
 ORDINARY = [
@@ -286,6 +289,7 @@ ASKED_ABOUT = [
     # "could this be" about the past is history
     ("can low b12 cause chest pain? could this be why my dad had one last year", "chest_pain"),
     ("i fainted at work in march, could low b12 cause fainting?", "collapse"),
+    ("after my daughter's suicide attempt last year (she is well now) her b12 was low. is it linked?", "self_harm"),
 ]
 
 
