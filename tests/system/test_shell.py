@@ -171,5 +171,6 @@ def test_closing_the_terminal_stops_the_shell_and_its_action_server(terminal):
     assert loading, t.text()
     time.sleep(2)
     t.close()
-    stopped = wait_until(lambda: everything_stopped(t), 30)
+    # each of the three gets 5 s to stop before kill -9; 60 s leaves room for a loaded CI machine
+    stopped = wait_until(lambda: everything_stopped(t), 60)
     assert stopped, (t.processes(), port_open(SHELL_PORT), port_open(ACTIONS_PORT))
