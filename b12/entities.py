@@ -77,6 +77,11 @@ def _condition_matcher():
     return vocab, matcher
 
 
+def load() -> None:
+    """Compile the condition matcher now (at model load), not on the first patient's message."""
+    _condition_matcher()
+
+
 STORY_LABEL = "condition"  # who the person is, told in the story: "my mum has PA. why injections?"
 
 

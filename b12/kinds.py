@@ -248,7 +248,7 @@ def entity_words() -> frozenset:
     """The one-word phrases of knowledge/entity_patterns.yml ("needles", "tablets", "lupus")."""
     from b12.entities import canonical_ids
 
-    return frozenset(w for _, phrase in canonical_ids() for w in [phrase] if " " not in w)
+    return frozenset(phrase for _, phrase in canonical_ids() if " " not in phrase)
 
 
 def about_health(text: str, entity_types: Sequence[str]) -> bool:
@@ -287,6 +287,17 @@ def leans_on_before(text: str) -> bool:
     before it, whatever its own words."""
     words = words_of(text)
     return len(words) < FOLLOW_UP_WORDS and bool(set(words) & POINTING_BACK)
+
+
+def load() -> None:
+    """Compile the emergency matcher, the scope rules and the subject's words now (at model
+    load), not on the first patient's message."""
+    from b12.safety import get_matcher
+
+    get_matcher()
+    scope_rules()
+    source_words()
+    entity_words()
 
 
 def in_scope_words(text: str) -> bool:

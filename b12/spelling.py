@@ -41,6 +41,12 @@ def vocabulary() -> Tuple[FrozenSet[str], Dict[str, Tuple[str, ...]]]:
     return frozenset(words), {k: tuple(v) for k, v in buckets.items()}
 
 
+def load() -> None:
+    """Read the word lists now (at model load), not on the first patient's message."""
+    _known()
+    vocabulary()
+
+
 def correct(text: str) -> str:
     """`text` with each misspelt word of the subject spelled right; everything else as it was."""
     known = _known()

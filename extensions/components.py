@@ -22,7 +22,9 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from b12 import kinds, spelling
 from b12.entities import STORY_LABEL, canonical, story_conditions
+from b12.entities import load as load_entity_matcher
 from b12.focus import bounded, focus
 from b12.kinds import BUTTON_ONLY_INTENTS, button_intent, ranking_of, understand
 from b12.spelling import correct
@@ -137,6 +139,21 @@ class MessageKindClassifier(_StatelessComponent):
     Output fields, read by the actions: `message_kind`, `topic_intent` (the answer intent it is
     about), `emergency_category` and `emergency_reported` (reported now, or asked about).
     """
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> GraphComponent:
+        # the word lists and matchers are read when the model loads, so the first patient's
+        # message does not wait for them (and a refused knowledge file stops the load)
+        kinds.load()
+        spelling.load()
+        load_entity_matcher()
+        return cls()
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
