@@ -251,16 +251,17 @@ def entity_words() -> frozenset:
     return frozenset(phrase for _, phrase in canonical_ids() if " " not in phrase)
 
 
-def about_health(text: str, entity_types: Sequence[str]) -> bool:
+def about_health(text: str, entity_types: Sequence[str], question: str) -> bool:
     """Whether a message touches the subject at all: B12 words, an entity (a condition, route,
-    feature, symptom or another condition), a subject the source does not cover, or one of the
-    source's own uncommon words. "iPhone or Samsung?" does not."""
+    feature, symptom or another condition), a dose, one of the source's own uncommon words (all
+    word-set checks over the whole message), or a subject the source does not cover (the scope
+    matcher, over the bounded question the classifier reads). "iPhone or Samsung?" does not."""
     return bool(
         in_scope_words(text)
         or entity_types
         or set(words_of(text)) & (source_words() | entity_words())
         or DOSE_AMOUNT.search(text)
-        or scope_rules().not_covered(text)
+        or scope_rules().not_covered(question)
     )
 
 
@@ -418,7 +419,7 @@ def understand(
             or (predicted == FALLBACK_INTENT and len(words_of(text)) >= OFF_SUBJECT_FALLBACK_WORDS)
         )
         and predicted != SOURCE_INTENT
-        and not about_health(text, entity_types)
+        and not about_health(text, entity_types, question)
         and not leans_on_before(text)
     ):
         # "is the ninja air fryer better than the tefal one?": no word of the subject at all; a

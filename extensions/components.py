@@ -44,7 +44,13 @@ class _StatelessComponent(GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> GraphComponent:
+        cls.read_resources()
         return cls()
+
+    @staticmethod
+    def read_resources() -> None:
+        """What the component reads when the model loads (nothing, unless it says otherwise).
+        Not `load`: that is GraphComponent's own constructor for a trained component."""
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
@@ -140,20 +146,13 @@ class MessageKindClassifier(_StatelessComponent):
     about), `emergency_category` and `emergency_reported` (reported now, or asked about).
     """
 
-    @classmethod
-    def create(
-        cls,
-        config: Dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> GraphComponent:
+    @staticmethod
+    def read_resources() -> None:
         # the word lists and matchers are read when the model loads, so the first patient's
         # message does not wait for them (and a refused knowledge file stops the load)
         kinds.load()
         spelling.load()
         load_entity_matcher()
-        return cls()
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:

@@ -142,3 +142,13 @@ def test_story_conditions_reads_each_condition_once_in_order():
 
     assert story_conditions("I have hashis, my son has Crohn's, and my hashimoto's is fine") == ["hashimotos", "crohns"]
     assert story_conditions("") == [] and story_conditions("nothing here") == []
+
+
+def test_rasa_loads_each_component_through_its_own_load_and_the_word_lists_are_read_then():
+    # Rasa builds a trained pipeline with GraphComponent.load (which calls create); a component
+    # that shadowed `load` broke every message while its unit tests still passed
+    for component in (QuestionFocus, EntityCanonicalizer, MessageKindClassifier):
+        built = component.load({}, None, None, None)
+        assert isinstance(built, component)
+    [m] = MessageKindClassifier.load({}, None, None, None).process([message("what is pernicious anemia?")])
+    assert m.get("message_kind") == "education"
