@@ -61,7 +61,7 @@ _PAST_PAIRS = frozenset(
     {("last", "week"), ("last", "month"), ("last", "year"), ("last", "summer"), ("last", "winter"),
      ("last", "spring"), ("last", "autumn"), ("last", "christmas"), ("the", "past"), ("used", "to"),
      ("fine", "now"), ("better", "now"), ("ok", "now"), ("okay", "now"), ("recovered", "now"), ("back", "in"),
-     ("totally", "fine"), ("was", "fine"), ("doing", "well"),
+     ("totally", "fine"), ("was", "fine"), ("doing", "well"), ("a", "teenager"),
      *(("in", m) for m in ("january", "february", "march", "april", "june", "july", "august", "september",
                             "october", "november", "december"))}
 )  # fmt: skip
@@ -82,6 +82,8 @@ def _first_person_present(sentence: Sequence[str]) -> bool:
 # Oneself as the subject ("my daughter's attempt last year" is about someone else, and history)
 _SELF = frozenset({"i", "im", "ive", "id", "me", "myself"})
 _HELP_TAIL = frozenset({"now", "right", "please", "pls", "plz", "help", "quick", "asap", "someone", "anyone"})
+# how long it has lasted: a report when someone has it, not in a question naming no one
+_DURATION = frozenset({"minutes", "mins", "min", "hour", "hours", "hr", "hrs"})
 _WEAK_NOW = frozenset({"now", "just", "currently", "atm", "happening", "please", "pls", "plz"})
 _EVENT_WORDS = frozenset({"after", "since", "the", "up", "got", "had", "just", "from", "this", "today", "again"})
 
@@ -167,11 +169,19 @@ def _dose_amounts(words: List[str]) -> List[str]:
     ]
 
 
+# "an hour ago", "20 minutes ago": recent, not the past
+_RECENT_UNITS = frozenset({"second", "seconds", "secs", "min", "mins", "minute", "minutes", "hour", "hours", "hr", "hrs"})
+
+
+def _recent(words: List[str]) -> List[str]:
+    return ["recently" if w == "ago" and i and words[i - 1] in _RECENT_UNITS else w for i, w in enumerate(words)]
+
+
 def sentences_of(text: str) -> List[List[str]]:
     """The message's sentences, each as normalised words (number words read as digits)."""
     out = []
     for part in _SENTENCE_END.split(normalise_text(text)):
-        words = _child_ages(_dose_amounts(read_numbers(_WORD.findall(_GLUED.sub(" ", _VITAMIN_B.sub("b12", part))))))
+        words = _recent(_child_ages(_dose_amounts(read_numbers(_WORD.findall(_GLUED.sub(" ", _VITAMIN_B.sub("b12", part)))))))
         if words:
             out.append(words)
     return out
@@ -200,7 +210,8 @@ def token_pattern(line: str) -> List[Dict[str, Any]]:
         for alt in slot.split("|"):
             if not re.fullmatch(r"[a-z0-9]+\*?", alt):
                 raise PatternError(f"bad word {alt!r} in pattern {line!r}")
-            alternatives.append(alt[:-1] + "[a-z0-9]*" if alt.endswith("*") else alt)
+            # the message's number words are read as digits, so the pattern's are too ("one side")
+            alternatives.append(alt[:-1] + "[a-z0-9]*" if alt.endswith("*") else read_numbers([alt])[0])
         pattern.append({"ORTH": {"REGEX": "^(" + "|".join(alternatives) + ")$"}})
     if not pattern or "OP" in pattern[0] or "OP" in pattern[-1]:
         raise PatternError(f"pattern {line!r} must start and end with a word")
@@ -291,7 +302,7 @@ def _load_urgency(data: Any, categories: Sequence[str], path: Path) -> Urgency |
         if category is not None and category not in categories:
             raise PatternError(f"{path}: '{where}.category' names an unknown category {category!r}")
         words = [str(w) for w in raw.get("words", [])]
-        phrases = [tuple(words_of(str(p))) for p in raw.get("phrases", [])]
+        phrases = [tuple(read_numbers(words_of(str(p)))) for p in raw.get("phrases", [])]
         if not all(_WORD.fullmatch(w) for w in words) or not all(phrases):
             raise PatternError(f"{path}: '{where}' words must be lower-case words")
         groups.append(UrgencyGroup(name, raw["weight"], category, frozenset(words), tuple(phrases)))
@@ -371,7 +382,12 @@ class EmergencyMatcher:
         before = set(words[max(0, start - 1) : end])
         if not asking and (before & _STATE_NOW) and not (past and message["question"]):
             return False
-        if s & (self.immediacy - _WEAK_NOW):
+        # how long it has lasted is a word of now when someone has it, not in a question naming
+        # no one ("can b12 cause chest pain for hours?")
+        now_words = s & self.immediacy
+        if asking and not s & (PERSON | RELATIVE | _SELF):
+            now_words = now_words - _DURATION
+        if now_words - _WEAK_NOW:
             return False
         if category == "self_harm" and s & _SELF:
             return False  # "i want to die?", "i have wanted to kill myself for months": a report
@@ -379,7 +395,7 @@ class EmergencyMatcher:
             return False  # "i have chest pain after my shot, is that a side effect?"
         if past or message["year"]:
             return True  # "years ago my dad had a fit", "her stroke in 2019", "nearly passed out"
-        if s & self.immediacy or message["now"] or not message["topical"]:
+        if now_words or message["now"] or not message["topical"]:
             return False
         # a search-box query ("b12 deficiency chest pain") names no one and no event
         return asking or message["question"] or not s & (PERSON | RELATIVE | _EVENT_WORDS)
@@ -407,14 +423,25 @@ class EmergencyMatcher:
             if category and (score >= self.urgency.threshold + (0 if urgent else 2)):
                 # a question about B12 with no strong word of now, or a story of the past, is asked
                 strong_now = every & (self.immediacy - _WEAK_NOW) or self.asks_for_help(sentences)
-                asked = bool(every & self.past) or (not strong_now and bool(every & self.topical) and message_asks)
+                # the past where the danger is told, not "diagnosed in 2018" in the story before it
+                told = sentences[sentence_of[at]]
+                past_there = bool(set(told) & self.past or set(zip(told, told[1:])) & _PAST_PAIRS)
+                asked = past_there or (
+                    not strong_now and (bool(every & self.past) or (bool(every & self.topical) and message_asks))
+                )
+                if (category == "violence" and (strong_now or score >= self.urgency.threshold + 2)) or (
+                    category == "self_harm" and every & _SELF
+                ):
+                    asked = False  # as with the patterns: abuse happening is told; so is a plan of one's own
                 if not matches:
                     return EmergencySignal(category, reported=not asked)
         if not matches:
             return None
+        named_no_one = message_asks and not every & (PERSON | RELATIVE | _SELF)
         message = {
             # "can b12 cause chest pain? mine started an hour ago" (not "my levels are fine now")
-            "now": bool(every & self.immediacy - _WEAK_NOW) or self.asks_for_help(sentences),
+            "now": bool(every & self.immediacy - _WEAK_NOW - (_DURATION if named_no_one else frozenset()))
+            or self.asks_for_help(sentences),
             "topical": bool(every & self.topical),
             "question": message_asks,
             "year": any(_YEAR.match(w) for w in every),

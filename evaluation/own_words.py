@@ -230,11 +230,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--url", default="http://localhost:5005")
     ap.add_argument("--part", choices=sorted(PARTS), default="count")
+    ap.add_argument("--cases", help="a JSONL file of cases instead of a part (new writers' sets before they join one)")
     ap.add_argument("--invariance", action="store_true")
     ap.add_argument("--failures", action="store_true", help="print failures (only for the look part)")
     ap.add_argument("--out")
     a = ap.parse_args()
-    j, cases = judge(), load(a.part)
+    j = judge()
+    cases = load(a.part) if not a.cases else [json.loads(x) for x in Path(a.cases).read_text().splitlines() if x.strip()]
     result = score(j, cases, ask_all(a.url, cases))
     if a.invariance:
         result["invariance"] = invariance(j, a.url, cases, result["passed"])
@@ -242,13 +244,13 @@ def main() -> int:
     print("\n".join(matrix_markdown(result["confusion"], result["per_kind"])))
     if a.invariance:
         print("invariance:", json.dumps({k: v for k, v in result["invariance"].items() if k != "flips"}))
-    if a.failures and a.part == "look":
+    if a.failures and (a.part == "look" or a.cases):
         for f in result["failures"]:
             print(f"FAIL {f['id']} [{f['kind']}->{f['replied']}] {f['turns'][-1][:150]!r} -> {'; '.join(f['why'])}")
             for m in f["said"]:
                 print("    |", m[:130].replace("\n", " "))
     if a.out:
-        Path(a.out).write_text(json.dumps(for_the_record(result, a.part), indent=1, ensure_ascii=False))
+        Path(a.out).write_text(json.dumps(for_the_record(result, "cases" if a.cases else a.part), indent=1, ensure_ascii=False))
     return 0
 
 

@@ -137,10 +137,24 @@ EMERGENCIES = [
     "because my sister's just dropped to the floor at work, she's come round but white as a sheet",
     "because mine's just eaten a load of them and some of my iron pills, she's 2 and a half",
     "my life is not worth living and i want to die",
+    # "my teenager" is a person, not the past ("as a teenager")
+    "my teenager is on the bathroom floor having a seizure, hit his head on the way down",
+    # "an hour ago" is recent; a pattern's "one" is read as the message's "1"
+    "a guy i had just met assaulted me about an hour ago. im shaking and bleeding",
+    "one side of her face has dropped",
+    "nosebleed over an hour on warfarin",
+    "an older lad forced himself on her at a party",
+    "my dad is gripping his chest, hes gone grey. wat do i do",
+    # the past told before the danger ("diagnosed in 2018") does not make it history
+    "I was diagnosed with PA in 2018. I have saved up my tablets and tonight is the night.",
+    "i wont be around after this weekend. its all planned. how do i cancel my jab",
 ]
 
 ORDINARY = [
     "what is pernicious anemia?",
+    # "the last time" is no goodbye; "attacking" in a question about the disease is no violence
+    "is it normal to feel a bit dizzy a few hours after a b12 shot? happened last time, was fine after a sit down",
+    "Mum has just been told she has pernicious anaemia. Is it an autoimmune disease, and what is it attacking?",
     "can you overdose on b12",
     "is an overdose of b12 possible",
     "what is the risk of overdose with injections",
@@ -290,6 +304,9 @@ ASKED_ABOUT = [
     ("can low b12 cause chest pain? could this be why my dad had one last year", "chest_pain"),
     ("i fainted at work in march, could low b12 cause fainting?", "collapse"),
     ("after my daughter's suicide attempt last year (she is well now) her b12 was low. is it linked?", "self_harm"),
+    # how long it lasts, in a question naming no one, is no sign of now
+    ("can b12 cause chest pain for hours", "chest_pain"),
+    ("is it normal to bleed for hours after a b12 jab", "bleeding"),
 ]
 
 
@@ -307,6 +324,7 @@ def test_a_question_about_a_red_flag_is_asked_not_reported(text, category):
         "can low b12 cause chest pain? mine started an hour ago",
         "should i just kill myself?",
         "i took 40 pills is that bad?",
+        "is it normal my chest has hurt for an hour",
     ],
 )
 def test_a_question_with_signs_of_now_is_still_a_report(text):
