@@ -170,7 +170,9 @@ def _dose_amounts(words: List[str]) -> List[str]:
 
 
 # "an hour ago", "20 minutes ago": recent, not the past
-_RECENT_UNITS = frozenset({"second", "seconds", "secs", "min", "mins", "minute", "minutes", "hour", "hours", "hr", "hrs"})
+_RECENT_UNITS = frozenset(
+    {"second", "seconds", "secs", "min", "mins", "minute", "minutes", "hour", "hours", "hr", "hrs"}
+)
 
 
 def _recent(words: List[str]) -> List[str]:
@@ -181,7 +183,9 @@ def sentences_of(text: str) -> List[List[str]]:
     """The message's sentences, each as normalised words (number words read as digits)."""
     out = []
     for part in _SENTENCE_END.split(normalise_text(text)):
-        words = _recent(_child_ages(_dose_amounts(read_numbers(_WORD.findall(_GLUED.sub(" ", _VITAMIN_B.sub("b12", part)))))))
+        words = _recent(
+            _child_ages(_dose_amounts(read_numbers(_WORD.findall(_GLUED.sub(" ", _VITAMIN_B.sub("b12", part))))))
+        )
         if words:
             out.append(words)
     return out

@@ -236,7 +236,9 @@ def main() -> int:
     ap.add_argument("--out")
     a = ap.parse_args()
     j = judge()
-    cases = load(a.part) if not a.cases else [json.loads(x) for x in Path(a.cases).read_text().splitlines() if x.strip()]
+    cases = (
+        load(a.part) if not a.cases else [json.loads(x) for x in Path(a.cases).read_text().splitlines() if x.strip()]
+    )
     result = score(j, cases, ask_all(a.url, cases))
     if a.invariance:
         result["invariance"] = invariance(j, a.url, cases, result["passed"])
@@ -250,7 +252,9 @@ def main() -> int:
             for m in f["said"]:
                 print("    |", m[:130].replace("\n", " "))
     if a.out:
-        Path(a.out).write_text(json.dumps(for_the_record(result, "cases" if a.cases else a.part), indent=1, ensure_ascii=False))
+        Path(a.out).write_text(
+            json.dumps(for_the_record(result, "cases" if a.cases else a.part), indent=1, ensure_ascii=False)
+        )
     return 0
 
 
