@@ -86,7 +86,7 @@ e2e: train ## rasa test with the end-to-end stories (tests/test_stories.yml)
 	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out results/e2e >/dev/null 2>results-e2e.log || { tail -40 results-e2e.log; exit 1; }
 	@rm -f results-e2e.log; echo "rasa test (end-to-end stories): no prediction errors"
 
-system-deps: ## Debian packages the system tests need (chromium, chromium-driver)
+system-deps: ## Debian packages the system tests need (chromium, chromium-driver, redis-server, postgresql, nginx)
 	@scripts/install-system-deps.sh
 
 integration: train system-deps ## system tests: the booted assistant over REST, Slack and in Chromium
@@ -94,10 +94,10 @@ integration: train system-deps ## system tests: the booted assistant over REST, 
 
 # Persistence, security and faults (tests/system/test_resilience.py) and the PostgreSQL + Redis +
 # nginx cluster (tests/system/test_cluster.py): they boot their own servers and services.
-resilience: train ## system tests: persistence, security and faults
+resilience: train system-deps ## system tests: persistence, security and faults
 	$(PY) -m pytest tests/system -m resilience
 
-cluster: train ## system tests: two Rasa processes, nginx, PostgreSQL, Redis
+cluster: train system-deps ## system tests: two Rasa processes, nginx, PostgreSQL, Redis
 	$(PY) -m pytest tests/system -m cluster
 
 run-cluster: train ## start the local cluster (scripts/cluster.sh)

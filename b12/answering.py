@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Sequence, Tuple
 
 from b12 import feedback
 from b12.crisis import crisis_lines
-from b12.kinds import INTENTS, KIND_INTENT, PERSONAL_ADVICE, REPLACES_MEDICINE_TOPIC
+from b12.kinds import INTENTS, KIND_INTENT, PERSONAL_ADVICE, REPLACES_MEDICINE_TOPIC, ROUTE_CHANGE_TOPIC
 from b12.knowledge import FEATURES, ROUTES, Knowledge, Passage, get_knowledge
 
 CAVEAT_RESPONSE = "utter_caveat"
@@ -19,6 +19,9 @@ SAFE_REPLY = (
     "(911 in the US). Please consult your healthcare provider."
 )
 MAX_PASSAGES = 3
+# A change of treatment whose subject outranks the condition named: B12 instead of another
+# medicine (not a cure) and one route for another (how the route is chosen), b12/kinds.py.
+CHANGE_TOPICS_FIRST = (REPLACES_MEDICINE_TOPIC, ROUTE_CHANGE_TOPIC)
 
 # From the one table of intents (b12/kinds.py). Route intents: the answer follows the route or
 # condition named (or remembered); feature intents: a row of the comparison table; topic
@@ -333,11 +336,15 @@ def plan_reply(q: Question, kb: Knowledge | None = None) -> Answer | None:
         preface, topic = PERSONAL_ADVICE_INTENTS[q.intent]
         conditions = [c for c in q.conditions if c in CONDITION_TOPICS]
         own = kb.answer(topic)
-        if q.topic_intent == REPLACES_MEDICINE_TOPIC and q.intent == KIND_INTENT["change_treatment"]:
-            # B12 instead of another medicine: "not a cure" first, whatever the condition
-            about = kb.answer(TOPIC_INTENTS[q.topic_intent])
+        if q.topic_intent in CHANGE_TOPICS_FIRST and q.intent == KIND_INTENT["change_treatment"]:
+            # B12 instead of another medicine: "not a cure" first, whatever the condition; one route
+            # for another: how the route is chosen (for the condition named, if one is)
+            about_topic = str(INTENTS[q.topic_intent].topic)
+            if q.topic_intent == ROUTE_CHANGE_TOPIC and conditions:
+                about_topic = CONDITION_TREATMENT.get(conditions[0], about_topic)
+            about = kb.answer(about_topic)
             passages = [*about, *[p for p in own if p not in about]][:MAX_PASSAGES]
-            answer = Answer(TOPIC_INTENTS[q.topic_intent], passages, preface=preface, slots={"topic": topic})
+            answer = Answer(about_topic, passages, preface=preface, slots={"topic": topic})
         elif conditions:
             about = kb.answer(CONDITION_TOPICS[conditions[0]])[:2]
             passages = [*about, *[p for p in own if p not in about]][:MAX_PASSAGES]

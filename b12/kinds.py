@@ -33,6 +33,7 @@ from b12.safety import (
     EmergencySignal,
     PatternError,
     assess_emergency,
+    danger_score,
     has_lab_value,
     has_words,
     line_patterns,
@@ -119,12 +120,45 @@ DIET_ALERT = 0.15  # DIET's confidence in "emergency" as runner-up that adds the
 DIET_SURE = 0.9  # DIET this sure of an emergency is believed even with no alarm word
 MIN_NEXT_GUESS = 0.1  # a runner-up below this is no guess at all
 REPLACES_MEDICINE_TOPIC = "ask_cure"  # B12 instead of another medicine: what the source says it is not
-RARE_WORD = 100_000  # pyspellchecker's count: rarer than this, a source word is a word of the subject
+ROUTE_CHANGE_TOPIC = "ask_route"  # one route for another: how the route is chosen
+SWITCH_WORDS = frozenset(
+    {"swap", "swapping", "swappin", "swapped", "switch", "switching", "switchin", "switched", "instead", "replace",
+     "replacing"}
+)  # fmt: skip
+RARE_WORD = 20_000  # pyspellchecker's count: rarer than this, a source word is a word of the subject
+# The source's words of health that are common in English too ("health", "disease"): words of the
+# subject all the same; its other common words ("form", "causes", "natural", "role") are not.
+COMMON_HEALTH_WORDS = frozenset(
+    {"health", "healthy", "disease", "diseases", "condition", "conditions", "treatment", "treatments", "treating",
+     "treat", "cure", "stomach", "patients", "damage", "nerve", "nerves", "blood", "immune", "symptoms", "doctor",
+     "medical", "deficiency", "vitamin", "diet", "cells", "body", "supplements", "injections", "absorption"}
+)  # fmt: skip
 OFF_SUBJECT_WORDS = 6  # a message this long with no word of the subject is off-topic, whatever DIET says
-OFF_SUBJECT_FALLBACK_WORDS = 3  # and this long, when DIET is lost anyway
+OFF_SUBJECT_FALLBACK_WORDS = 3  # and this long, when DIET is lost anyway or unsure
+DIET_UNSURE = 0.5
 FOLLOW_UP_WORDS = 16  # a follow-up is short; a long message stands on its own
 POINTING_BACK = frozenset(
-    {"it", "its", "that", "this", "they", "them", "those", "these", "there", "then", "other", "else", "also", "too"}
+    {
+        "it",
+        "its",
+        "that",
+        "this",
+        "they",
+        "them",
+        "those",
+        "these",
+        "there",
+        "then",
+        "other",
+        "else",
+        "also",
+        "too",
+        "after",
+        "afterwards",
+        "instead",
+        "tho",
+        "though",
+    }
 )
 # "1000mcg", "5 mg", "200 pg/ml": an amount of a medicine or a lab value. One bounded pass.
 DOSE_AMOUNT = re.compile(r"\d[\d.,]{0,8} ?(?:mcg|mg|ug|µg|iu|micrograms?|milligrams?|pg|ng|pmol|nmol)\b", re.I)
@@ -137,6 +171,13 @@ ALARM_WORDS = frozenset(
      "stroke", "seizure", "fit", "fainted", "choking", "kill", "die", "dying", "dead", "ambulance", "emergency",
      "gasping", "crushing", "responding", "convulsing", "shaking", "vomit", "vomiting", "poison", "hit", "hurt",
      "scared", "attack", "heart", "chest", "floor", "wake", "knife", "help", "urgent", "911", "999", "112"}
+)  # fmt: skip
+# A question about where the answers come from names one of these ("where is this from?").
+SOURCE_WORDS = frozenset(
+    {"source", "sources", "reference", "references", "citation", "citations", "cite", "evidence", "study",
+     "studies", "research", "from", "wrote", "written", "writes", "author", "authors", "trust", "reliable",
+     "accurate", "checked", "reviewed", "info", "information", "website", "site", "link", "based", "credible",
+     "legit", "proof", "article", "document", "paper", "sure", "true", "vetted", "comes"}
 )  # fmt: skip
 SCOPE_WORDS = frozenset(
     {"b12", "cobalamin", "methylcobalamin", "hydroxocobalamin", "cyanocobalamin", "pernicious", "intrinsic",
@@ -222,11 +263,16 @@ def _search_query(text: str, entity_types: Sequence[str]) -> bool:
     return "other_condition" in entity_types or scope_rules().not_covered(text)
 
 
-def _advice_topic(kind: str, text: str, topic_intent: str | None) -> str | None:
+def _advice_topic(kind: str, text: str, topic_intent: str | None, entity_types: Sequence[str] = ()) -> str | None:
     """What a personal-advice request is about. "Should i take b12 instead of my crohn's meds?":
-    B12 is no cure, whatever the condition; otherwise DIET's best topic."""
+    B12 is no cure, whatever the condition; "can i swap my jabs for tablets?": how the route is
+    chosen; otherwise DIET's best topic."""
     if kind == "change_treatment" and in_scope_words(text) and scope_rules().other_medicine(text):
         return REPLACES_MEDICINE_TOPIC
+    if kind == "change_treatment" and "route" in entity_types:
+        routes = list(entity_types).count("route")
+        if routes >= 2 or set(words_of(text)) & SWITCH_WORDS:
+            return ROUTE_CHANGE_TOPIC
     return topic_intent
 
 
@@ -240,7 +286,9 @@ def source_words() -> frozenset:
 
     frequency = english_words()
     words = set(words_of(get_knowledge().source_text))
-    return frozenset(w for w in words if len(w) >= 4 and frequency.get(w, 0) < RARE_WORD)
+    return frozenset(w for w in words if len(w) >= 4 and frequency.get(w, 0) < RARE_WORD) | (
+        words & COMMON_HEALTH_WORDS
+    )
 
 
 @lru_cache(maxsize=1)
@@ -357,6 +405,16 @@ def understand(
             # With no question and no alarm word at all ("ms relapse vs pseudo relapse"), DIET's
             # next guess stands.
             any_topic = topic_intent or _best_answer_intent(ranking, minimum=0.0)
+            if not (
+                set(words_of(text)) & (ALARM_WORDS | PERSON | RELATIVE)
+                or any(c.isdigit() for c in text)
+                or danger_score(text)
+                or about_health(text, entity_types, question)
+                or leans_on_before(text)
+            ):
+                # "weather tomorrow manchester", "fix flat bike tyre": no one in it, no number, no
+                # word of danger, alarm or the subject, and the matcher heard nothing: noise
+                return Understanding("off_topic", "out_of_scope")
             if any_topic is not None and asks_anything(text) and in_scope_words(text):
                 signal, topic_intent = EmergencySignal("general", reported=False), any_topic
                 predicted = topic_intent
@@ -402,23 +460,37 @@ def understand(
     advice = personal_advice_kind(text)
     # an off-topic dose question ("what insulin dose should i be on") stays off-topic; "can i stop
     # my injections?" does not, whatever DIET said
-    off_topic_advice = predicted == "out_of_scope" and not (
-        in_scope_words(text) or {"route", "condition"} & set(entity_types)
-    )
+    off_topic_advice = (
+        predicted == "out_of_scope" and not (in_scope_words(text) or {"route", "condition"} & set(entity_types))
+    ) or (
+        signal is None and not about_health(text, entity_types, question)
+    )  # "my sponge sinks, what am i doing wrong?"
     if advice is not None and not off_topic_advice:
-        return Understanding(advice, KIND_INTENT[advice], _advice_topic(advice, text, topic_intent), signal)
+        return Understanding(
+            advice, KIND_INTENT[advice], _advice_topic(advice, text, topic_intent, entity_types), signal
+        )
 
     if (
         signal is None
         and (
             (
-                INTENTS.get(predicted, IntentRow("conversation")).kind in ("education", "not_covered")
+                INTENTS.get(predicted, IntentRow("conversation")).kind in ("education", "not_covered", *PERSONAL_ADVICE)
                 and len(words_of(text)) >= OFF_SUBJECT_WORDS
             )
-            # DIET lost on a few words of nothing we cover ("reset patient portal password")
-            or (predicted == FALLBACK_INTENT and len(words_of(text)) >= OFF_SUBJECT_FALLBACK_WORDS)
+            # DIET lost, or unsure, on a few words of nothing we cover ("reset patient portal
+            # password", "python list comprehension example")
+            or (
+                (
+                    predicted == FALLBACK_INTENT
+                    or (
+                        INTENTS.get(predicted, IntentRow("conversation")).kind == "education"
+                        and _confidence(ranking, predicted) < DIET_UNSURE
+                    )
+                )
+                and len(words_of(text)) >= OFF_SUBJECT_FALLBACK_WORDS
+            )
         )
-        and predicted != SOURCE_INTENT
+        and not (predicted == SOURCE_INTENT and set(words_of(question)) & SOURCE_WORDS)
         and not about_health(text, entity_types, question)
         and not leans_on_before(text)
     ):
@@ -463,7 +535,7 @@ def understand(
         # normal to have a lump after the jab?") or names no one ("is 5000 mcg a day too much?").
         minimum = MIN_TOPIC_CONFIDENCE if asks_to_explain(question) else DIET_ADVICE_OVERRULED
         if not _best_answer_intent(ranking, minimum=minimum):
-            return Understanding(row.kind, predicted, _advice_topic(row.kind, text, topic_intent), signal)
+            return Understanding(row.kind, predicted, _advice_topic(row.kind, text, topic_intent, entity_types), signal)
         predicted = str(_best_answer_intent(ranking, minimum=minimum))
         row = INTENTS[predicted]
 

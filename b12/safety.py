@@ -259,8 +259,9 @@ class Urgency:
     groups: Tuple[UrgencyGroup, ...]  # in priority order, `now` first
     by_first: Dict[str, Tuple[Tuple[str, Tuple[str, ...]], ...]]  # first word -> (group, phrase)
 
-    def score(self, words: Sequence[str]) -> Tuple[int, str | None, int, bool]:
-        """(score, category, index of its first word, whether a word of now is there). One pass."""
+    def score(self, words: Sequence[str]) -> Tuple[int, str | None, int, bool, int]:
+        """(score, category, index of its first word, whether a word of now is there, the score
+        without the words of now). One pass."""
         hits: Dict[str, set] = {g.name: set() for g in self.groups}
         first: Dict[str, int] = {}
         for i, w in enumerate(words):
@@ -278,9 +279,10 @@ class Urgency:
             total += part
             if g.category and part > best_score:
                 best, best_score = g, part
+        danger = total - self.groups[0].weight * min(2, len(hits["now"]))  # `now` is first
         if best is None:
-            return total, None, 0, bool(hits["now"])
-        return total, best.category, first[best.name], bool(hits["now"])
+            return total, None, 0, bool(hits["now"]), danger
+        return total, best.category, first[best.name], bool(hits["now"]), danger
 
 
 def _load_urgency(data: Any, categories: Sequence[str], path: Path) -> Urgency | None:
@@ -422,7 +424,7 @@ class EmergencyMatcher:
             or any(pair in ASKING_PAIRS for pair in zip(words, words[1:]))
         )
         if self.urgency is not None:
-            score, category, at, now = self.urgency.score(words)
+            score, category, at, now, _ = self.urgency.score(words)
             urgent = now or category in ("violence", "self_harm")
             if category and (score >= self.urgency.threshold + (0 if urgent else 2)):
                 # a question about B12 with no strong word of now, or a story of the past, is asked
@@ -604,6 +606,15 @@ def assess_emergency(text: str | None) -> EmergencySignal | None:
     if not text or not text.strip():
         return None
     return get_matcher().assess(text)
+
+
+def danger_score(text: str | None) -> int:
+    """How much of the urgency net's danger a message holds (its groups but `now`, each word
+    weighted as there): 0 for "weather tomorrow manchester". One pass over the words."""
+    matcher = get_matcher()
+    if not text or matcher.urgency is None:
+        return 0
+    return matcher.urgency.score([w for s in sentences_of(text) for w in matcher.fold_typos(s)])[4]
 
 
 def emergency_category(text: str | None) -> str | None:

@@ -342,3 +342,58 @@ def test_diets_personal_advice_gives_way_to_a_topic_when_the_question_asks_to_un
     assert kind("b12 145 ng/l is that deficient", advice_first).kind == "diagnosis"
     dosing_first = [("ask_dosing", 0.6), ("ask_risks", 0.2)]
     assert kind("my sister has pa, does she need her dose changed", dosing_first).kind == "dosing"
+
+
+@pytest.mark.parametrize(
+    "text, entity_types, conditions, first_passage",
+    [
+        ("switch from b12 jabs to tablets", ["route", "route"], [], "treatment.root_cause"),
+        ("thinking of swapping my injections for tablets, ok with PA?", ["route", "route", "condition"],
+         ["pernicious_anemia"], "treatment.root_cause"),
+        ("ive got coeliac and take b12 tablets, should i switch to injections instead?", ["route", "condition"],
+         ["celiac"], "treatment.root_cause"),
+    ],
+)  # fmt: skip
+def test_one_route_for_another_is_declined_then_answered_by_how_the_route_is_chosen(
+    text, entity_types, conditions, first_passage
+):
+    u = kind(text, [("ask_change_treatment", 0.85), ("ask_lifelong", 0.03)], entity_types)
+    assert (u.kind, u.topic_intent) == ("change_treatment", "ask_route")
+    answer = plan_reply(Question(intent=u.intent, kind=u.kind, topic_intent=u.topic_intent, conditions=conditions))
+    messages = compose_health_reply(answer.passages, answer.preface, answer.alert, answer.preface_args)
+    assert messages[0] == {"response": "utter_cannot_change_treatment"}
+    assert answer.passages[0].id == first_passage and "standard of care" in " ".join(p.text for p in answer.passages)
+    assert messages[-1] == {"response": "utter_caveat"}
+    # one route named and no switch: what DIET heard stands
+    stop = kind("can i stop my jabs now i feel fine", [("ask_change_treatment", 0.6), ("ask_lifelong", 0.3)], ["route"])
+    assert stop.topic_intent == "ask_lifelong"
+
+
+@pytest.mark.parametrize(
+    "text, ranking",
+    [
+        ("weather tomorrow manchester", [("emergency", 0.99), ("out_of_scope", 0.01)]),
+        ("fix flat bike tyre", [("emergency", 0.99), ("ask_treatment", 0.01)]),
+        ("what time does tesco shut on a sunday", [("ask_source", 0.46), ("out_of_scope", 0.34)]),
+        ("python list comprehension example", [("ask_treatment", 0.41), ("help", 0.21)]),
+        ("My allotment tomatoes keep splitting as they ripen. What causes tomatoes to split and can I stop it?",
+         [("nlu_fallback", 0.3), ("ask_risks", 0.26)]),
+    ],
+)  # fmt: skip
+def test_noise_that_diet_takes_for_a_topic_advice_or_an_emergency_is_off_topic(text, ranking):
+    assert kind(text, ranking).kind == "off_topic"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "tonights the night. i wont be a problem for anyone after this",  # someone in it
+        "had 12 cans and a fistful of co-codamol. not sure how many",  # a number
+    ],
+)
+def test_diet_hearing_an_emergency_with_someone_or_a_number_in_it_is_believed(text):
+    assert kind(text, [("emergency", 0.95), ("out_of_scope", 0.02)]).kind == "emergency"
+
+
+def test_a_question_about_the_source_names_a_word_of_sources():
+    assert kind("where is this info from?", [("ask_source", 0.46), ("out_of_scope", 0.3)]).intent == "ask_source"
