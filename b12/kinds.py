@@ -299,17 +299,17 @@ def entity_words() -> frozenset:
     return frozenset(phrase for _, phrase in canonical_ids() if " " not in phrase)
 
 
-def about_health(text: str, entity_types: Sequence[str], question: str) -> bool:
+def about_health(text: str, entity_types: Sequence[str]) -> bool:
     """Whether a message touches the subject at all: B12 words, an entity (a condition, route,
-    feature, symptom or another condition), a dose, one of the source's own uncommon words (all
-    word-set checks over the whole message), or a subject the source does not cover (the scope
-    matcher, over the bounded question the classifier reads). "iPhone or Samsung?" does not."""
+    feature, symptom or another condition), a dose, or one of the source's own uncommon words
+    (word-set checks over the whole message). "iPhone or Samsung?" does not, and nor do "cheap
+    flights" or "a poem about my cat", though the scope rules know costs and pets: they are
+    subjects of B12 questions the source does not answer only when the rest is about B12."""
     return bool(
         in_scope_words(text)
         or entity_types
         or set(words_of(text)) & (source_words() | entity_words())
         or DOSE_AMOUNT.search(text)
-        or scope_rules().not_covered(question)
     )
 
 
@@ -409,7 +409,7 @@ def understand(
                 set(words_of(text)) & (ALARM_WORDS | PERSON | RELATIVE)
                 or any(c.isdigit() for c in text)
                 or danger_score(text)
-                or about_health(text, entity_types, question)
+                or about_health(text, entity_types)
                 or leans_on_before(text)
             ):
                 # "weather tomorrow manchester", "fix flat bike tyre": no one in it, no number, no
@@ -462,9 +462,7 @@ def understand(
     # my injections?" does not, whatever DIET said
     off_topic_advice = (
         predicted == "out_of_scope" and not (in_scope_words(text) or {"route", "condition"} & set(entity_types))
-    ) or (
-        signal is None and not about_health(text, entity_types, question)
-    )  # "my sponge sinks, what am i doing wrong?"
+    ) or (signal is None and not about_health(text, entity_types))  # "my sponge sinks, what am i doing wrong?"
     if advice is not None and not off_topic_advice:
         return Understanding(
             advice, KIND_INTENT[advice], _advice_topic(advice, text, topic_intent, entity_types), signal
@@ -491,7 +489,7 @@ def understand(
             )
         )
         and not (predicted == SOURCE_INTENT and set(words_of(question)) & SOURCE_WORDS)
-        and not about_health(text, entity_types, question)
+        and not about_health(text, entity_types)
         and not leans_on_before(text)
     ):
         # "is the ninja air fryer better than the tefal one?": no word of the subject at all; a
@@ -544,7 +542,10 @@ def understand(
         # cause palpitations?"), so it says so, then what it does say, with the alert line first.
         red_flag = signal is not None and signal.category != "general"
         if red_flag or not_covered or (neighbouring and predicted not in GENERAL_INTENTS):
-            return Understanding("not_covered", "ask_not_covered", predicted, signal)
+            # where the answers come from is never "what it does say" about something else
+            return Understanding(
+                "not_covered", "ask_not_covered", predicted if predicted != SOURCE_INTENT else None, signal
+            )
         return Understanding("education", predicted, predicted, signal, unsure=unsure)
     if row.kind == "not_covered":
         return Understanding("not_covered", predicted, topic_intent if signal else None, signal)

@@ -676,7 +676,7 @@ def _has_phrase(words: Sequence[str], phrases: Sequence[Tuple[str, ...]]) -> boo
 def has_lab_value(words: Sequence[str]) -> bool:
     """A number next to a lab word or unit: "b12 was 160", "148 ng/l", "folate 3.1"."""
     for i, w in enumerate(words):
-        if not w[0].isdigit() or (i + 1 < len(words) and words[i + 1] in _NOT_LAB_UNITS):
+        if not w[0].isdigit() or set(words[i + 1 : i + 3]) & _NOT_LAB_UNITS:  # "2 b12 injections"
             continue
         near = set(words[max(0, i - 4) : i + 3])
         if near & _LAB_WORDS or near & _UNITS_OF_LAB:
@@ -691,7 +691,7 @@ _DIAGNOSIS_PHRASES = (
     ("is", "my", "result"), ("are", "my", "levels"), ("are", "my", "results"), ("does", "this", "sound", "like"),
     ("does", "that", "sound", "like"), ("do", "you", "think", "i", "have"), ("do", "you", "think", "it", "is"),
     ("is", "that", "low"), ("is", "this", "low"), ("is", "that", "bad"), ("is", "this", "bad"),
-    ("is", "that", "normal"), ("is", "this", "normal"), ("is", "that", "high"), ("is", "it", "low"),
+    ("is", "that", "high"), ("is", "it", "low"),
     ("read", "my"), ("interpret", "my"), ("explain", "my", "results"), ("is", "her", "level"),
     ("is", "his", "level"), ("is", "his", "b12"), ("is", "her", "b12"), ("is", "mine"),
 )  # fmt: skip
@@ -743,7 +743,9 @@ def _dosing(words: Sequence[str]) -> bool:
 
 
 _MEANING = (("what", "does", "this", "mean"), ("what", "does", "that", "mean"), ("what", "do", "these", "mean"),
-            ("what", "does", "it", "mean"), ("what", "do", "they", "mean"))  # fmt: skip
+            ("what", "does", "it", "mean"), ("what", "do", "they", "mean"),
+            # "is that normal?" of a result; of a side effect it asks what is usual (education)
+            ("is", "that", "normal"), ("is", "this", "normal"))  # fmt: skip
 
 
 def _diagnosis(words: Sequence[str], question: Sequence[str]) -> bool:

@@ -376,6 +376,9 @@ def test_one_route_for_another_is_declined_then_answered_by_how_the_route_is_cho
         ("fix flat bike tyre", [("emergency", 0.99), ("ask_treatment", 0.01)]),
         ("what time does tesco shut on a sunday", [("ask_source", 0.46), ("out_of_scope", 0.34)]),
         ("python list comprehension example", [("ask_treatment", 0.41), ("help", 0.21)]),
+        # costs and pets are B12 subjects the source does not answer, only beside B12
+        ("cheap flights to lisbon", [("ask_source", 0.49), ("out_of_scope", 0.09)]),
+        ("lol can u write me a poem about my cat", [("ask_source", 0.56), ("ask_diagnosis", 0.11)]),
         ("My allotment tomatoes keep splitting as they ripen. What causes tomatoes to split and can I stop it?",
          [("nlu_fallback", 0.3), ("ask_risks", 0.26)]),
     ],

@@ -441,6 +441,11 @@ def test_has_words(text, expected):
         ("my b12 190, folate 2.5. low?", "diagnosis"),
         ("my b12 came back at 190. is 190 low for someone my age?", "diagnosis"),
         ("my dads b12 was 150 in march, is his level low?", "diagnosis"),
+        # "is that normal?" of a result is a judgement; of a side effect it asks what is usual
+        ("my b12 came back at 160, is that normal?", "diagnosis"),
+        ("the nurse said my arm might swell up after the injection... is that normal or should i worry", None),
+        # a count of injections is no lab value
+        ("Last month I had two B12 injections in the same week by mistake. Is it dangerous to get too much B12?", None),
     ],
 )
 def test_a_judgement_of_ones_own_result_is_diagnosis_a_general_question_after_a_story_is_not(text, expected):
