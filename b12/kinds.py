@@ -28,6 +28,7 @@ from b12 import settings
 from b12.feedback import RATE_INTENT
 from b12.focus import asks_anything, focus
 from b12.safety import (
+    DOSE_WORDS,
     PERSON,
     RELATIVE,
     EmergencySignal,
@@ -301,14 +302,14 @@ def entity_words() -> frozenset:
 
 def about_health(text: str, entity_types: Sequence[str]) -> bool:
     """Whether a message touches the subject at all: B12 words, an entity (a condition, route,
-    feature, symptom or another condition), a dose, or one of the source's own uncommon words
-    (word-set checks over the whole message). "iPhone or Samsung?" does not, and nor do "cheap
-    flights" or "a poem about my cat", though the scope rules know costs and pets: they are
-    subjects of B12 questions the source does not answer only when the rest is about B12."""
+    feature, symptom or another condition), a dose or a word of dosing ("mcg"), or one of the
+    source's own uncommon words (word-set checks over the whole message). "iPhone or Samsung?"
+    does not, and nor do "cheap flights" or "a poem about my cat", though the scope rules know
+    costs and pets: those are subjects of B12 questions only when the rest is about B12."""
     return bool(
         in_scope_words(text)
         or entity_types
-        or set(words_of(text)) & (source_words() | entity_words())
+        or set(words_of(text)) & (source_words() | entity_words() | DOSE_WORDS)
         or DOSE_AMOUNT.search(text)
     )
 
@@ -541,6 +542,9 @@ def understand(
         # A red flag the matcher found, asked about: the source names none of them ("can low b12
         # cause palpitations?"), so it says so, then what it does say, with the alert line first.
         red_flag = signal is not None and signal.category != "general"
+        if predicted == SOURCE_INTENT and not red_flag and set(words_of(question)) & SOURCE_WORDS:
+            # "is this from the NHS? who wrote it?": where the answers come from, whatever it names
+            return Understanding("education", predicted, predicted, signal, unsure=unsure)
         if red_flag or not_covered or (neighbouring and predicted not in GENERAL_INTENTS):
             # where the answers come from is never "what it does say" about something else
             return Understanding(

@@ -436,7 +436,7 @@ class EmergencyMatcher:
                     not strong_now and (bool(every & self.past) or (bool(every & self.topical) and message_asks))
                 )
                 if (category == "violence" and (strong_now or score >= self.urgency.threshold + 2)) or (
-                    category == "self_harm" and every & _SELF
+                    category == "self_harm" and every & _SELF and (strong_now or score >= self.urgency.threshold + 3)
                 ):
                     asked = False  # as with the patterns: abuse happening is told; so is a plan of one's own
                 if not matches:
@@ -635,7 +635,7 @@ RELATIVE = frozenset(
     {"mum", "mom", "mother", "dad", "father", "son", "daughter", "wife", "husband", "partner", "child",
      "kid", "baby", "nan", "gran", "grandma", "grandad", "grandpa", "sister", "brother", "friend", "she", "he"}
 )  # fmt: skip
-_DOSE_ASK = frozenset({"dose", "dosage", "doses", "dosing", "amount", "strength", "mcg", "micrograms", "mg"})
+DOSE_WORDS = frozenset({"dose", "dosage", "doses", "dosing", "amount", "strength", "mcg", "micrograms", "mg"})
 _CONDITION_WORDS = frozenset(
     {"pa", "pernicious", "deficiency", "deficient", "celiac", "coeliac", "crohns", "crohn", "hashimotos",
      "hashimoto", "anemia", "anaemia", "gastritis", "neuropathy"}
@@ -709,7 +709,7 @@ def _dosing(words: Sequence[str]) -> bool:
     for i, w in enumerate(words):
         if w in ("double", "increase", "decrease", "lower", "raise", "up", "halve", "reduce") and i + 2 < len(words):
             # "should i double my dose?", "can i up my jabs to weekly?"
-            if words[i + 1] in ("my", "the", "her", "his") and words[i + 2] in _DOSE_ASK | {"injections", "jabs"}:
+            if words[i + 1] in ("my", "the", "her", "his") and words[i + 2] in DOSE_WORDS | {"injections", "jabs"}:
                 if _find(words, PERSON | RELATIVE, max(0, i - 4), i) >= 0:
                     return True
         if (
@@ -735,8 +735,8 @@ def _dosing(words: Sequence[str]) -> bool:
                     return True
             if i + 2 < len(words) and words[i + 2] in ("mcg", "micrograms", "mg", "milligrams", "iu", "units"):
                 return True
-        if w in ("what", "which") and _find(words, _DOSE_ASK, i + 1, i + 4) >= 0:
-            k = _find(words, _DOSE_ASK, i + 1, i + 4)
+        if w in ("what", "which") and _find(words, DOSE_WORDS, i + 1, i + 4) >= 0:
+            k = _find(words, DOSE_WORDS, i + 1, i + 4)
             if _find(words, PERSON | {"her", "him", "his", "she", "he"}, k + 1, k + 10) >= 0:
                 return True
     return False

@@ -400,3 +400,7 @@ def test_diet_hearing_an_emergency_with_someone_or_a_number_in_it_is_believed(te
 
 def test_a_question_about_the_source_names_a_word_of_sources():
     assert kind("where is this info from?", [("ask_source", 0.46), ("out_of_scope", 0.3)]).intent == "ask_source"
+
+
+def test_a_dose_question_with_no_other_word_of_the_subject_is_still_declined():
+    assert kind("how many mcg a day should i take", [("ask_dosing", 0.99), ("help", 0.01)]).kind == "dosing"

@@ -152,6 +152,7 @@ EMERGENCIES = [
 
 ORDINARY = [
     "what is pernicious anemia?",
+    "will I need b12 injections for the rest of my life?",
     # "the last time" is no goodbye; "attacking" in a question about the disease is no violence
     "is it normal to feel a bit dizzy a few hours after a b12 shot? happened last time, was fine after a sit down",
     "Mum has just been told she has pernicious anaemia. Is it an autoimmune disease, and what is it attacking?",
