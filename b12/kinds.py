@@ -137,6 +137,7 @@ COMMON_HEALTH_WORDS = frozenset(
 OFF_SUBJECT_WORDS = 6  # a message this long with no word of the subject is off-topic, whatever DIET says
 OFF_SUBJECT_FALLBACK_WORDS = 3  # and this long, when DIET is lost anyway or unsure
 DIET_UNSURE = 0.5
+CUE_OVER_DIET = 0.9  # a topic cue of knowledge/scope.yml outranks DIET's topic below this confidence
 FOLLOW_UP_WORDS = 16  # a follow-up is short; a long message stands on its own
 POINTING_BACK = frozenset(
     {
@@ -221,6 +222,31 @@ class ScopeRules:
                 self.matcher.add(key, [p for line in lines for p in line_patterns(str(line))])
             except PatternError as e:
                 raise PatternError(f"{path}: '{key}': {e}") from e
+        # Cues of what a B12 question asks about, in priority order: intent -> patterns
+        cues = data.get("topic_cues")
+        if not isinstance(cues, dict) or not cues:
+            raise PatternError(f"{path}: 'topic_cues' must map answer intents to lists of patterns")
+        self.cues = Matcher(self.vocab)
+        self.cue_order: List[str] = []
+        for intent, lines in cues.items():
+            if intent not in ANSWER_INTENTS:
+                raise PatternError(f"{path}: 'topic_cues.{intent}' is not an answer intent (b12/kinds.py INTENTS)")
+            if not isinstance(lines, list) or not lines:
+                raise PatternError(f"{path}: 'topic_cues.{intent}' must be a non-empty list of patterns")
+            try:
+                self.cues.add(intent, [p for line in lines for p in line_patterns(str(line))])
+            except PatternError as e:
+                raise PatternError(f"{path}: 'topic_cues.{intent}': {e}") from e
+            self.cue_order.append(str(intent))
+
+    def topic_cue(self, text: str) -> str | None:
+        """The answer intent a question's own words point to ("does b12 help with the fatigue?":
+        symptoms), the first in the file's order; None when no cue is there."""
+        from spacy.tokens import Doc
+
+        words = read_numbers(words_of(text))
+        found = {self.vocab.strings[m[0]] for m in self.cues(Doc(self.vocab, words=words))} if words else set()
+        return next((i for i in self.cue_order if i in found), None)
 
     def _found(self, text: str) -> set:
         from spacy.tokens import Doc
@@ -545,6 +571,11 @@ def understand(
         if predicted == SOURCE_INTENT and not red_flag and set(words_of(question)) & SOURCE_WORDS:
             # "is this from the NHS? who wrote it?": where the answers come from, whatever it names
             return Understanding("education", predicted, predicted, signal, unsure=unsure)
+        cue = scope_rules().topic_cue(question)
+        if cue is not None and cue != predicted and _confidence(ranking, predicted) < CUE_OVER_DIET:
+            # the question's own words name its topic ("does sorting out b12 help with the
+            # tiredness?": symptoms; "homocysteine through the roof, what has it to do with b12?")
+            predicted, unsure = cue, False
         if red_flag or not_covered or (neighbouring and predicted not in GENERAL_INTENTS):
             # where the answers come from is never "what it does say" about something else
             return Understanding(

@@ -404,3 +404,35 @@ def test_a_question_about_the_source_names_a_word_of_sources():
 
 def test_a_dose_question_with_no_other_word_of_the_subject_is_still_declined():
     assert kind("how many mcg a day should i take", [("ask_dosing", 0.99), ("help", 0.01)]).kind == "dosing"
+
+
+@pytest.mark.parametrize(
+    "text, ranking, entities, intent",
+    [
+        ("does sortin out b12 help with the tiredness u get with autoimmune disease", [("ask_link", 0.6)], [],
+         "ask_symptoms"),
+        ("my wife's homocysteine is through the roof, what has it to do with b12?", [("ask_link", 0.7)], [],
+         "ask_homocysteine"),
+        ("why doesn't eating more meat help people with PA?", [("nlu_fallback", 0.3), ("ask_risks", 0.2)],
+         ["route", "condition"], "ask_efficacy"),
+        # DIET sure of its topic keeps it
+        ("what do b12 injections actually do for you", [("ask_benefit", 0.95)], ["route"], "ask_benefit"),
+    ],
+)  # fmt: skip
+def test_a_question_naming_its_topic_outranks_an_unsure_classifier(text, ranking, entities, intent):
+    u = kind(text, ranking, entities)
+    assert (u.kind, u.intent, u.unsure) == ("education", intent, False)
+
+
+def test_a_topic_cue_naming_no_answer_intent_names_the_file_and_key(tmp_path):
+    from b12.kinds import ScopeRules
+    from b12.safety import PatternError
+
+    good = yaml.safe_load((settings.KNOWLEDGE_DIR / "scope.yml").read_text())
+    bad = tmp_path / "scope.yml"
+    bad.write_text(yaml.safe_dump({**good, "topic_cues": {"ask_everything": ["b12"]}}))
+    with pytest.raises(PatternError, match=r"scope\.yml: 'topic_cues\.ask_everything'"):
+        ScopeRules(bad)
+    bad.write_text(yaml.safe_dump({k: v for k, v in good.items() if k != "topic_cues"}))
+    with pytest.raises(PatternError, match="'topic_cues' must map"):
+        ScopeRules(bad)
