@@ -307,6 +307,8 @@ ASKED_ABOUT = [
     ("after my daughter's suicide attempt last year (she is well now) her b12 was low. is it linked?", "self_harm"),
     # how long it lasts, in a question naming no one, is no sign of now
     ("can b12 cause chest pain for hours", "chest_pain"),
+    # a comparison asks ("difference between ...")
+    ("difference between fainting from anaemia and fainting from heart problem", "collapse"),
     ("is it normal to bleed for hours after a b12 jab", "bleeding"),
 ]
 
