@@ -179,12 +179,22 @@ def _recent(words: List[str]) -> List[str]:
     return ["recently" if w == "ago" and i and words[i - 1] in _RECENT_UNITS else w for i, w in enumerate(words)]
 
 
+RUN_KEPT = 3  # no pattern names one word more than three times in a row: "i i i i ..." is three
+
+
+def _runs_cut(words: List[str]) -> List[str]:
+    """A run of one word repeated is cut to RUN_KEPT (a hostile "i " * 5000 is matched as 3 words)."""
+    return [w for i, w in enumerate(words) if i < RUN_KEPT or any(words[i - k] != w for k in range(1, RUN_KEPT + 1))]
+
+
 def sentences_of(text: str) -> List[List[str]]:
     """The message's sentences, each as normalised words (number words read as digits)."""
     out = []
     for part in _SENTENCE_END.split(normalise_text(text)):
-        words = _recent(
-            _child_ages(_dose_amounts(read_numbers(_WORD.findall(_GLUED.sub(" ", _VITAMIN_B.sub("b12", part))))))
+        words = _runs_cut(
+            _recent(
+                _child_ages(_dose_amounts(read_numbers(_WORD.findall(_GLUED.sub(" ", _VITAMIN_B.sub("b12", part))))))
+            )
         )
         if words:
             out.append(words)
