@@ -187,6 +187,37 @@ def _runs_cut(words: List[str]) -> List[str]:
     return [w for i, w in enumerate(words) if i < RUN_KEPT or any(words[i - k] != w for k in range(1, RUN_KEPT + 1))]
 
 
+RUN_ON_WORDS = 25  # a "sentence" this long with no punctuation is several, run together
+_OPENERS = frozenset(
+    {"what", "whats", "why", "how", "can", "could", "does", "do", "is", "are", "will", "would", "should"}
+)
+_WH = frozenset({"what", "whats", "why", "how", "when", "where", "which"})
+_WONDERING = frozenset({"wondering", "wondered", "curious"})
+_SUBJECTS = frozenset({"i", "you", "u", "it", "b12", "my", "this", "that", "there", "he", "she", "they", "we", "low"})
+
+
+def _run_on_split(words: List[str]) -> List[List[str]]:
+    """A long run with no punctuation ("...she was fine after is b12 dangerous for kids"), cut
+    where a question starts (an opener and its subject), so the story and the question are each
+    a sentence again. Short sentences are left whole. One pass."""
+    if len(words) < RUN_ON_WORDS:
+        return [words]
+    out: List[List[str]] = [[]]
+    for i, w in enumerate(words):
+        nxt = words[i + 1] if i + 1 < len(words) else ""
+        before = words[i - 1] if i else ""
+        starts = (
+            (w in _WH and nxt in _OPENERS)  # "what do i do", "how long does it"
+            or (before not in _OPENERS and (w in _OPENERS and nxt in _SUBJECTS or (w, nxt) in ASKING_PAIRS))
+            or (w == "just" and nxt in _WONDERING)
+            or (w in _WONDERING and before != "just")
+        )
+        if starts and len(out[-1]) >= 4:
+            out.append([])
+        out[-1].append(w)
+    return out
+
+
 def sentences_of(text: str) -> List[List[str]]:
     """The message's sentences, each as normalised words (number words read as digits)."""
     out = []
@@ -197,7 +228,7 @@ def sentences_of(text: str) -> List[List[str]]:
             )
         )
         if words:
-            out.append(words)
+            out += _run_on_split(words)
     return out
 
 

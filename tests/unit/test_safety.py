@@ -453,3 +453,16 @@ def test_has_words(text, expected):
 )
 def test_a_judgement_of_ones_own_result_is_diagnosis_a_general_question_after_a_story_is_not(text, expected):
     assert personal_advice_kind(text) == expected
+
+
+def test_a_long_run_with_no_punctuation_is_cut_where_a_question_starts():
+    from b12.safety import sentences_of
+
+    text = ("my daughter took two of my b12 tablets by mistake last week shes been totally fine since "
+            "just wondering is b12 dangerous if you take too much")  # fmt: skip
+    assert [s[0] for s in sentences_of(text)] == ["my", "just"]
+    assert not is_emergency(text)  # history, then a question: asked about
+    run_on = ("i have just found my 2 year old on the bathroom floor with my iron tablets and loads are missing "
+              "and she is being sick what do i do")  # fmt: skip
+    assert sentences_of(run_on)[-1] == ["what", "do", "i", "do"] and is_emergency(run_on)
+    assert len(sentences_of("is b12 dangerous if you take too much")) == 1  # a short sentence stays whole
