@@ -202,7 +202,8 @@ def test_action_server_down_gives_the_safe_reply_within_2_seconds(stack):
     stack.stop_one("actions")
     assert not port_open(ACTIONS_PORT)
     try:
-        for message in ("how is it treated?", PII_MESSAGE, "what about pills?"):
+        # each needs the action server (a health answer); the middle one carries personal data
+        for message in ("how is it treated?", f"{PII_MESSAGE}. is b12 safe?", "what about pills?"):
             status, reply, elapsed = chat(BASE, message, s, timeout=10)
             assert status == 200, reply
             assert texts(reply) and texts(reply)[-1] == SAFE_REPLY, reply
