@@ -174,6 +174,7 @@ ALARM_WORDS = frozenset(
      "gasping", "crushing", "responding", "convulsing", "shaking", "vomit", "vomiting", "poison", "hit", "hurt",
      "scared", "attack", "heart", "chest", "floor", "wake", "knife", "help", "urgent", "911", "999", "112"}
 )  # fmt: skip
+ANIMALS = frozenset({"dog", "dogs", "cat", "cats", "pet", "pets", "puppy", "kitten", "horse", "horses", "vet"})
 # A question about where the answers come from names one of these ("where is this from?").
 SOURCE_WORDS = frozenset(
     {"source", "sources", "reference", "references", "citation", "citations", "cite", "evidence", "study",
@@ -490,6 +491,8 @@ def understand(
     off_topic_advice = (
         predicted == "out_of_scope" and not (in_scope_words(text) or {"route", "condition"} & set(entity_types))
     ) or (signal is None and not about_health(text, entity_types))  # "my sponge sinks, what am i doing wrong?"
+    if advice is not None and set(words_of(text)) & ANIMALS:
+        advice = None  # "can my dog have b12 injections?": no one's own care, and not covered
     if advice is not None and not off_topic_advice:
         return Understanding(
             advice, KIND_INTENT[advice], _advice_topic(advice, text, topic_intent, entity_types), signal
@@ -559,6 +562,8 @@ def understand(
         # when the question asks for an explanation ("why can't i just take tablets?", "is it
         # normal to have a lump after the jab?") or names no one ("is 5000 mcg a day too much?").
         minimum = MIN_TOPIC_CONFIDENCE if asks_to_explain(question) else DIET_ADVICE_OVERRULED
+        if set(words_of(text)) & ANIMALS:
+            minimum = 0.0  # a pet's care is no one's own: any topic, and the scope rules say not covered
         if not _best_answer_intent(ranking, minimum=minimum):
             return Understanding(row.kind, predicted, _advice_topic(row.kind, text, topic_intent, entity_types), signal)
         predicted = str(_best_answer_intent(ranking, minimum=minimum))

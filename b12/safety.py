@@ -736,6 +736,23 @@ _DIAGNOSIS_PHRASES = (
     ("read", "my"), ("interpret", "my"), ("explain", "my", "results"), ("is", "her", "level"),
     ("is", "his", "level"), ("is", "his", "b12"), ("is", "her", "b12"), ("is", "mine"),
 )  # fmt: skip
+_COMPARING = frozenset(
+    {
+        "diff",
+        "different",
+        "difference",
+        "differ",
+        "same",
+        "vs",
+        "versus",
+        "like",
+        "compare",
+        "compared",
+        "linked",
+        "related",
+        "connected",
+    }
+)
 _HAVE_CONDITION = (("do", "i", "have"), ("could", "i", "have"), ("might", "i", "have"), ("can", "i", "have"),
                    ("have", "i", "got"), ("do", "i", "have", "a"), ("am", "i"), ("could", "this", "be"),
                    ("could", "it", "be"), ("is", "it"), ("sounds", "like"))  # fmt: skip
@@ -803,7 +820,9 @@ def _diagnosis(words: Sequence[str], question: Sequence[str]) -> bool:
                     return True
         for p in _HAVE_CONDITION:
             if words[i] == p[0] and tuple(words[i : i + len(p)]) == p:
-                if _find(words, _CONDITION_WORDS, i + len(p), i + len(p) + 4) >= 0:
+                end = i + len(p) + 4
+                # "is it pernicious anaemia?", not "how is it different from b12 deficiency?"
+                if _find(words, _CONDITION_WORDS, i + len(p), end) >= 0 and _find(words, _COMPARING, i, end) < 0:
                     return True
     # A story with one's own lab value and a judgement asked for: "my b12 came back 160, is that low?"
     # (the judgement in the question itself, not anywhere in the story, and about that result:

@@ -436,3 +436,12 @@ def test_a_topic_cue_naming_no_answer_intent_names_the_file_and_key(tmp_path):
     bad.write_text(yaml.safe_dump({k: v for k, v in good.items() if k != "topic_cues"}))
     with pytest.raises(PatternError, match="'topic_cues' must map"):
         ScopeRules(bad)
+
+
+def test_a_pets_care_is_not_covered_not_personal_advice():
+    u = kind("can my dog have b12 injections? vet mentioned it", [("ask_change_treatment", 0.7), ("ask_route", 0.1)],
+             ["route"])  # fmt: skip
+    assert u.kind == "not_covered"
+    assert kind(
+        "can i stop my b12 injections?", [("ask_change_treatment", 0.7), ("ask_route", 0.1)], ["route"]
+    ).kind == ("change_treatment")

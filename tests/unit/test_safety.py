@@ -447,6 +447,8 @@ def test_has_words(text, expected):
         # "is that normal?" of a result is a judgement; of a side effect it asks what is usual
         ("my b12 came back at 160, is that normal?", "diagnosis"),
         ("the nurse said my arm might swell up after the injection... is that normal or should i worry", None),
+        # a comparison is no judgement of one's own condition
+        ("whats folate deficiency and how is it diff from b12 deficiency", None),
         # a count of injections is no lab value
         ("Last month I had two B12 injections in the same week by mistake. Is it dangerous to get too much B12?", None),
     ],
