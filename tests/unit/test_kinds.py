@@ -445,3 +445,15 @@ def test_a_pets_care_is_not_covered_not_personal_advice():
     assert kind(
         "can i stop my b12 injections?", [("ask_change_treatment", 0.7), ("ask_route", 0.1)], ["route"]
     ).kind == ("change_treatment")
+
+
+@pytest.mark.parametrize(
+    "text, ranking",
+    [
+        ("will i need b12 jabs forever??", [("ask_lifelong", 0.8)]),
+        ("do b12 jabs bypass the gut", [("ask_absorption", 0.8)]),
+        ("dying to know - can coeliac mess with your b12??", [("ask_gut_conditions", 0.8)]),
+    ],
+)
+def test_words_the_source_itself_uses_do_not_make_a_question_not_covered(text, ranking):
+    assert kind(text, ranking).kind == "education"
