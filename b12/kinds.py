@@ -175,6 +175,8 @@ ALARM_WORDS = frozenset(
      "scared", "attack", "heart", "chest", "floor", "wake", "knife", "help", "urgent", "911", "999", "112"}
 )  # fmt: skip
 ANIMALS = frozenset({"dog", "dogs", "cat", "cats", "pet", "pets", "puppy", "kitten", "horse", "horses", "vet"})
+# "paracetamol overdose signs in children": a search for the signs, naming no one, asks about them
+SIGNS_WORDS = frozenset({"signs", "sign", "symptoms", "symptom"})
 # A question about where the answers come from names one of these ("where is this from?").
 SOURCE_WORDS = frozenset(
     {"source", "sources", "reference", "references", "citation", "citations", "cite", "evidence", "study",
@@ -446,7 +448,10 @@ def understand(
             if any_topic is not None and asks_anything(text) and in_scope_words(text):
                 signal, topic_intent = EmergencySignal("general", reported=False), any_topic
                 predicted = topic_intent
-            elif set(words_of(text)) & ALARM_WORDS or (
+            elif (
+                set(words_of(text)) & ALARM_WORDS
+                and not (set(words_of(text)) & SIGNS_WORDS and not set(words_of(text)) & (PERSON | RELATIVE))
+            ) or (
                 not asks_anything(text)
                 and not _search_query(text, entity_types)
                 and (

@@ -61,7 +61,8 @@ _PAST_PAIRS = frozenset(
     {("last", "week"), ("last", "month"), ("last", "year"), ("last", "summer"), ("last", "winter"),
      ("last", "spring"), ("last", "autumn"), ("last", "christmas"), ("the", "past"), ("used", "to"),
      ("fine", "now"), ("better", "now"), ("ok", "now"), ("okay", "now"), ("recovered", "now"), ("back", "in"),
-     ("totally", "fine"), ("was", "fine"), ("doing", "well"), ("a", "teenager"),
+     ("totally", "fine"), ("was", "fine"), ("doing", "well"), ("a", "teenager"), ("a", "year"), ("for", "years"),
+     ("for", "months"),
      *(("in", m) for m in ("january", "february", "march", "april", "june", "july", "august", "september",
                             "october", "november", "december"))}
 )  # fmt: skip
@@ -85,6 +86,12 @@ _HELP_TAIL = frozenset({"now", "right", "please", "pls", "plz", "help", "quick",
 # how long it has lasted: a report when someone has it, not in a question naming no one
 _DURATION = frozenset({"minutes", "mins", "min", "hour", "hours", "hr", "hrs"})
 _WEAK_NOW = frozenset({"now", "just", "currently", "atm", "happening", "please", "pls", "plz"})
+_RECOVERED = frozenset(
+    {("good", "place"), ("safe", "now"), ("fine", "now"), ("better", "now"), ("ok", "now"), ("okay", "now"),
+     ("doing", "well"), ("well", "now"), ("recovered", "now"), ("much", "better")}
+)  # fmt: skip
+_IF_WORDS = frozenset({"if", "when", "whether"})
+_ANYONE = frozenset({"someone", "somebody", "anyone", "anybody", "person", "people", "you", "u", "child", "children"})
 _EVENT_WORDS = frozenset({"after", "since", "the", "up", "got", "had", "just", "from", "this", "today", "again"})
 
 
@@ -419,6 +426,8 @@ class EmergencyMatcher:
         """Whether the match at words[start] is asked about rather than reported. `sentence`: the
         words of its sentence, whether it opens by asking, whether it speaks of oneself now."""
         s, asking, past = sentence
+        if past and message["recovered"] and not s & (self.immediacy - _WEAK_NOW):
+            return True  # "my ex used to hit me years ago, i'm safe now": history, told to ask
         if category in self.always_reported:
             # a swallowed bottle last week, told with "he's fine": history; abuse is never history
             if not (category in _HISTORY_ALLOWED and past and not s & self.immediacy):
@@ -438,6 +447,10 @@ class EmergencyMatcher:
             return False
         if category == "self_harm" and s & _SELF:
             return False  # "i want to die?", "i have wanted to kill myself for months": a report
+        if asking and s & _IF_WORDS and s & _ANYONE:
+            return True  # "what to do if someone has a seizure": a hypothetical asked about
+        if past and category in _ACUTE and not now_words:
+            return True  # "i bleed a lot when i have blood taken, always have": history
         if category in _ACUTE and not asking and first_person_now:
             return False  # "i have chest pain after my shot, is that a side effect?"
         if past or message["year"]:
@@ -492,6 +505,7 @@ class EmergencyMatcher:
             "topical": bool(every & self.topical),
             "question": message_asks,
             "year": any(_YEAR.match(w) for w in every),
+            "recovered": bool(set(zip(words, words[1:])) & _RECOVERED),
         }
         asked: str | None = None
         about: Dict[int, Tuple[FrozenSet[str], bool, bool]] = {}

@@ -148,6 +148,10 @@ EMERGENCIES = [
     # the past told before the danger ("diagnosed in 2018") does not make it history
     "I was diagnosed with PA in 2018. I have saved up my tablets and tonight is the night.",
     "i wont be around after this weekend. its all planned. how do i cancel my jab",
+    "suddenly cant see out one eye arm weak",
+    "tonight is the night, ive made my mind up. just wanted to say thanks to this bot",
+    "my little boy has been chewing on grandads pills and there are empty blister packs on the floor. what do i do",
+    "my wife is bleeding so heavy from down below, going thru a pad every 10 min",
 ]
 
 ORDINARY = [
@@ -307,6 +311,14 @@ ASKED_ABOUT = [
     ("after my daughter's suicide attempt last year (she is well now) her b12 was low. is it linked?", "self_harm"),
     # how long it lasts, in a question naming no one, is no sign of now
     ("can b12 cause chest pain for hours", "chest_pain"),
+    # a hypothetical, and history told with recovery, are asked about (the line stays, not the alarm)
+    ("what to do if someone has a seizure", "seizure"),
+    (
+        "I had suicidal thoughts in the past, but I'm in a good place now. Is there a link between B12 and mood?",
+        "self_harm",
+    ),
+    ("My ex-husband used to hit me years ago and I'm safe now. Can stress trigger pernicious anaemia?", "violence"),
+    ("I bleed a lot when I have blood taken, always have. does B12 deficiency affect clotting?", "bleeding"),
     # a comparison asks ("difference between ...")
     ("difference between fainting from anaemia and fainting from heart problem", "collapse"),
     ("is it normal to bleed for hours after a b12 jab", "bleeding"),
