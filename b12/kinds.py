@@ -175,6 +175,11 @@ ALARM_WORDS = frozenset(
      "scared", "attack", "heart", "chest", "floor", "wake", "knife", "help", "urgent", "911", "999", "112"}
 )  # fmt: skip
 ANIMALS = frozenset({"dog", "dogs", "cat", "cats", "pet", "pets", "puppy", "kitten", "horse", "horses", "vet"})
+# Someone unnamed, or a word of harm: DIET's emergency with one of these is never noise
+SOMEONE = frozenset(
+    {"someone", "somebody", "guy", "man", "woman", "lady", "neighbour", "neighbor", "person", "people", "boy", "girl",
+     "baby", "kid", "child", "they", "stabbed", "stab", "moving", "fell", "fallen", "fall", "passed", "hurt", "blood"}
+)  # fmt: skip
 # "paracetamol overdose signs in children": a search for the signs, naming no one, asks about them
 SIGNS_WORDS = frozenset({"signs", "sign", "symptoms", "symptom"})
 # A question about where the answers come from names one of these ("where is this from?").
@@ -436,7 +441,7 @@ def understand(
             # next guess stands.
             any_topic = topic_intent or _best_answer_intent(ranking, minimum=0.0)
             if not (
-                set(words_of(text)) & (ALARM_WORDS | PERSON | RELATIVE)
+                set(words_of(text)) & (ALARM_WORDS | PERSON | RELATIVE | SOMEONE)
                 or any(c.isdigit() for c in text)
                 or danger_score(text)
                 or about_health(text, entity_types)
@@ -445,24 +450,27 @@ def understand(
                 # "weather tomorrow manchester", "fix flat bike tyre": no one in it, no number, no
                 # word of danger, alarm or the subject, and the matcher heard nothing: noise
                 return Understanding("off_topic", "out_of_scope")
+            signs_query = bool(set(words_of(text)) & SIGNS_WORDS and not set(words_of(text)) & (PERSON | RELATIVE))
             if any_topic is not None and asks_anything(text) and in_scope_words(text):
                 signal, topic_intent = EmergencySignal("general", reported=False), any_topic
                 predicted = topic_intent
-            elif (
+            elif not signs_query and (
                 set(words_of(text)) & ALARM_WORDS
-                and not (set(words_of(text)) & SIGNS_WORDS and not set(words_of(text)) & (PERSON | RELATIVE))
-            ) or (
-                not asks_anything(text)
-                and not _search_query(text, entity_types)
-                and (
-                    any_topic is None
-                    or ranking[0][1] >= DIET_SURE
-                    or len(ranking) < 2
-                    or ranking[1][1] < MIN_NEXT_GUESS
+                or (
+                    not asks_anything(text)
+                    and not _search_query(text, entity_types)
+                    and (
+                        any_topic is None
+                        or ranking[0][1] >= DIET_SURE
+                        or len(ranking) < 2
+                        or ranking[1][1] < MIN_NEXT_GUESS
+                    )
                 )
             ):
                 return Understanding("emergency", "emergency", emergency=EmergencySignal("general", reported=True))
             else:
+                if signs_query:  # "paracetamol overdose signs in children": asked about, with the line
+                    signal = EmergencySignal("general", reported=False)
                 # DIET's next guess stands; a search query names no one, so it asks no personal advice
                 dropped = {"emergency", *(KIND_INTENT[k] for k in PERSONAL_ADVICE if _search_query(text, entity_types))}
                 ranking = [r for r in ranking if r[0] not in dropped]

@@ -61,7 +61,7 @@ _PAST_PAIRS = frozenset(
     {("last", "week"), ("last", "month"), ("last", "year"), ("last", "summer"), ("last", "winter"),
      ("last", "spring"), ("last", "autumn"), ("last", "christmas"), ("the", "past"), ("used", "to"),
      ("fine", "now"), ("better", "now"), ("ok", "now"), ("okay", "now"), ("recovered", "now"), ("back", "in"),
-     ("totally", "fine"), ("was", "fine"), ("doing", "well"), ("a", "teenager"), ("a", "year"), ("for", "years"),
+     ("totally", "fine"), ("was", "fine"), ("doing", "well"), ("for", "years"), ("a", "year"),
      ("for", "months"),
      *(("in", m) for m in ("january", "february", "march", "april", "june", "july", "august", "september",
                             "october", "november", "december"))}
@@ -90,8 +90,14 @@ _RECOVERED = frozenset(
     {("good", "place"), ("safe", "now"), ("fine", "now"), ("better", "now"), ("ok", "now"), ("okay", "now"),
      ("doing", "well"), ("well", "now"), ("recovered", "now"), ("much", "better")}
 )  # fmt: skip
-_IF_WORDS = frozenset({"if", "when", "whether"})
-_ANYONE = frozenset({"someone", "somebody", "anyone", "anybody", "person", "people", "you", "u", "child", "children"})
+_RECOVERABLE = frozenset({"violence", "self_harm"})
+_NOT_OVER = frozenset({"but", "again", "tonight", "today", "still", "outside", "found"})
+# "what to do if someone has a seizure": a hypothetical
+_HYPOTHETICAL = frozenset(
+    {("if", "someone"), ("if", "somebody"), ("if", "anyone"), ("if", "a"), ("when", "someone"), ("when", "a"),
+     ("if", "you"), ("if", "u"), ("if", "people"), ("when", "people")}
+)  # fmt: skip
+_HABITUAL = frozenset({("always", "have"), ("always", "has"), ("always", "had"), ("always", "do")})
 _EVENT_WORDS = frozenset({"after", "since", "the", "up", "got", "had", "just", "from", "this", "today", "again"})
 
 
@@ -155,6 +161,10 @@ def _child_ages(words: List[str]) -> List[str]:
     i = 0
     while i < len(words):
         w = words[i]
+        if w in ("a", "1") and tuple(words[i + 1 : i + 3]) in (("year", "old"), ("yr", "old"), ("month", "old")):
+            out.append("child")  # "my baby is a year old"
+            i += 3
+            continue
         if w.isdigit() and len(w) <= 2 and int(w) <= 12:
             if i + 2 < len(words) and words[i + 1] in _CHILD_AGE and words[i + 2] == "old":
                 out.append("child")
@@ -312,15 +322,18 @@ class Urgency:
         without the words of now). One pass."""
         hits: Dict[str, set] = {g.name: set() for g in self.groups}
         first: Dict[str, int] = {}
+        covered_until = -1  # a word of now inside another group's phrase ("tonight is the night") is not now
         for i, w in enumerate(words):
-            for g in self.groups:
-                if w in g.words:
-                    hits[g.name].add(w)
-                    first.setdefault(g.name, i)
             for name, phrase in self.by_first.get(w, ()):
                 if tuple(words[i : i + len(phrase)]) == phrase:
                     hits[name].add(phrase)
                     first.setdefault(name, i)
+                    if name != "now":
+                        covered_until = max(covered_until, i + len(phrase) - 1)
+            for g in self.groups:
+                if w in g.words and not (g.name == "now" and i <= covered_until):
+                    hits[g.name].add(w)
+                    first.setdefault(g.name, i)
         total, best, best_score = 0, None, 0
         for g in self.groups:
             part = g.weight * min(2, len(hits[g.name]))
@@ -418,19 +431,22 @@ class EmergencyMatcher:
         self,
         category: str,
         words: Sequence[str],
-        sentence: Tuple[FrozenSet[str], bool, bool],
+        sentence: Tuple[FrozenSet[str], bool, bool, bool],
         start: int,
         end: int,
         message: Dict[str, bool],
     ) -> bool:
         """Whether the match at words[start] is asked about rather than reported. `sentence`: the
         words of its sentence, whether it opens by asking, whether it speaks of oneself now."""
-        s, asking, past = sentence
-        if past and message["recovered"] and not s & (self.immediacy - _WEAK_NOW):
-            return True  # "my ex used to hit me years ago, i'm safe now": history, told to ask
+        s, asking, past, long_ago = sentence
+        if category in _RECOVERABLE and long_ago and self._recovered_after(words, end, message) and not message["now"]:
+            # "my ex used to hit me years ago, i'm safe now": history, asked about with its line
+            # (never a poisoning: iron and paracetamol look fine at first)
+            return True
         if category in self.always_reported:
-            # a swallowed bottle last week, told with "he's fine": history; abuse is never history
-            if not (category in _HISTORY_ALLOWED and past and not s & self.immediacy):
+            # a swallowed bottle last week: history, but not "she seems fine now" alone (a
+            # poisoning can look fine at first); abuse is history only told with recovery (above)
+            if not (category in _HISTORY_ALLOWED and long_ago and not s & self.immediacy):
                 return False
         # "i have chest pain after my shot, is that a side effect?": oneself, now, near the match
         first_person_now = _first_person_present(words[max(0, start - 4) : end + 4])
@@ -447,10 +463,13 @@ class EmergencyMatcher:
             return False
         if category == "self_harm" and s & _SELF:
             return False  # "i want to die?", "i have wanted to kill myself for months": a report
-        if asking and s & _IF_WORDS and s & _ANYONE:
+        lo = max(0, start - 8)
+        pairs = set(zip(words[lo:end], words[lo + 1 : end + 1]))
+        if asking and pairs & _HYPOTHETICAL and not s & (RELATIVE | {"my", "me"}) and not message["now"]:
             return True  # "what to do if someone has a seizure": a hypothetical asked about
-        if past and category in _ACUTE and not now_words:
-            return True  # "i bleed a lot when i have blood taken, always have": history
+        habit = set(zip(words[lo : end + 12], words[lo + 1 : end + 13])) & _HABITUAL
+        if category in _ACUTE and habit and not now_words and not before & _STATE_NOW:
+            return True  # "i bleed a lot when i have blood taken, always have": how it always is
         if category in _ACUTE and not asking and first_person_now:
             return False  # "i have chest pain after my shot, is that a side effect?"
         if past or message["year"]:
@@ -460,6 +479,16 @@ class EmergencyMatcher:
         # a search-box query ("b12 deficiency chest pain") names no one and no event
         return asking or message["question"] or not s & (PERSON | RELATIVE | _EVENT_WORDS)
 
+    @staticmethod
+    def _recovered_after(words: Sequence[str], end: int, message: Dict[str, Any]) -> bool:
+        """Recovery words after the harm ("... i'm safe now"), in the harm's sentence, with no
+        "but", "again" or later harm after them."""
+        sentence_end = message["sentence_end"](end)
+        for i in range(end, min(sentence_end, len(words) - 1)):
+            if (words[i], words[i + 1]) in _RECOVERED:
+                return not set(words[i + 2 : sentence_end]) & _NOT_OVER
+        return False
+
     def assess(self, text: str) -> EmergencySignal | None:
         from spacy.tokens import Doc
 
@@ -468,8 +497,10 @@ class EmergencyMatcher:
         if not words:
             return None
         sentence_of: List[int] = []
+        ends: List[int] = []
         for i, s in enumerate(sentences):
             sentence_of += [i] * len(s)
+            ends.append(len(sentence_of))
         matches = list(self.matcher(Doc(self.vocab, words=words)))
         every = set(words)
         message_asks = (
@@ -485,7 +516,7 @@ class EmergencyMatcher:
                 strong_now = every & (self.immediacy - _WEAK_NOW) or self.asks_for_help(sentences)
                 # the past where the danger is told, not "diagnosed in 2018" in the story before it
                 told = sentences[sentence_of[at]]
-                past_there = bool(set(told) & self.past or set(zip(told, told[1:])) & _PAST_PAIRS)
+                past_there = bool(set(told) & self.past)
                 asked = past_there or (
                     not strong_now and (bool(every & self.past) or (bool(every & self.topical) and message_asks))
                 )
@@ -505,10 +536,10 @@ class EmergencyMatcher:
             "topical": bool(every & self.topical),
             "question": message_asks,
             "year": any(_YEAR.match(w) for w in every),
-            "recovered": bool(set(zip(words, words[1:])) & _RECOVERED),
+            "sentence_end": lambda at: ends[sentence_of[at]] if at < len(sentence_of) else len(words),
         }
         asked: str | None = None
-        about: Dict[int, Tuple[FrozenSet[str], bool, bool]] = {}
+        about: Dict[int, Tuple[FrozenSet[str], bool, bool, bool]] = {}
         for match_id, start, end in sorted(matches, key=lambda m: m[1]):
             category = self.vocab.strings[match_id]
             i = sentence_of[start]
@@ -516,7 +547,12 @@ class EmergencyMatcher:
                 words_i = frozenset(sentences[i])
                 asks_i = sentences[i][0] in self.asking or bool(words_i & {"wonder", "wondering", "whether"})
                 pairs = set(zip(sentences[i], sentences[i][1:]))
-                about[i] = (words_i, asks_i, bool(words_i & self.past or pairs & _PAST_PAIRS))
+                about[i] = (
+                    words_i,
+                    asks_i,
+                    bool(words_i & self.past or pairs & _PAST_PAIRS),
+                    bool(words_i & self.past or pairs & (_PAST_PAIRS - _RECOVERED)),  # a time gone by
+                )
             if not self._asked_about(category, words, about[i], start, end, message):
                 return EmergencySignal(category, reported=True)
             asked = asked or category
@@ -731,7 +767,10 @@ def _has_phrase(words: Sequence[str], phrases: Sequence[Tuple[str, ...]]) -> boo
 def has_lab_value(words: Sequence[str]) -> bool:
     """A number next to a lab word or unit: "b12 was 160", "148 ng/l", "folate 3.1"."""
     for i, w in enumerate(words):
-        if not w[0].isdigit() or set(words[i + 1 : i + 3]) & _NOT_LAB_UNITS:  # "2 b12 injections"
+        after = (
+            words[i + 1 : i + 3] if i + 1 < len(words) and words[i + 1] in ("b12", "vitamin") else words[i + 1 : i + 2]
+        )
+        if not w[0].isdigit() or set(after) & _NOT_LAB_UNITS:  # "2 b12 injections"
             continue
         near = set(words[max(0, i - 4) : i + 3])
         if near & _LAB_WORDS or near & _UNITS_OF_LAB:
@@ -836,7 +875,10 @@ def _diagnosis(words: Sequence[str], question: Sequence[str]) -> bool:
             if words[i] == p[0] and tuple(words[i : i + len(p)]) == p:
                 end = i + len(p) + 4
                 # "is it pernicious anaemia?", not "how is it different from b12 deficiency?"
-                if _find(words, _CONDITION_WORDS, i + len(p), end) >= 0 and _find(words, _COMPARING, i, end) < 0:
+                if (
+                    _find(words, _CONDITION_WORDS, i + len(p), end) >= 0
+                    and _find(words, _COMPARING, i + len(p), end) < 0
+                ):
                     return True
     # A story with one's own lab value and a judgement asked for: "my b12 came back 160, is that low?"
     # (the judgement in the question itself, not anywhere in the story, and about that result:

@@ -392,9 +392,13 @@ def test_noise_that_diet_takes_for_a_topic_advice_or_an_emergency_is_off_topic(t
     [
         "tonights the night. i wont be a problem for anyone after this",  # someone in it
         "had 12 cans and a fistful of co-codamol. not sure how many",  # a number
+        "neighbour stabbed outside",
+        "guy not moving on the pavement",
+        "someone fell down the stairs not moving",
     ],
 )
 def test_diet_hearing_an_emergency_with_someone_or_a_number_in_it_is_believed(text):
+    # and someone unnamed, or a word of harm ("neighbour stabbed outside", "guy not moving")
     assert kind(text, [("emergency", 0.95), ("out_of_scope", 0.02)]).kind == "emergency"
 
 

@@ -152,10 +152,25 @@ EMERGENCIES = [
     "tonight is the night, ive made my mind up. just wanted to say thanks to this bot",
     "my little boy has been chewing on grandads pills and there are empty blister packs on the floor. what do i do",
     "my wife is bleeding so heavy from down below, going thru a pad every 10 min",
+    # a review's counter-examples to this session's rules: still reports
+    "my toddler swallowed 10 of my iron tablets, she seems fine now",  # a poisoning can look fine at first
+    "my son swallowed a whole strip of paracetamol, he is ok now",
+    "my husband hit me last night, i'm okay now",
+    "i used to cut myself, i'm much better now but last night i cut myself again",
+    "my ex used to hit me years ago, i'm safe now, but he found me and is outside the door",
+    "i almost fainted and i have crushing chest pain spreading to my arm",
+    "i have had b12 injections for years and i have crushing chest pain",
+    "can you help my dad collapsed when he stood up and is not breathing",
+    "how do you know if someone is having a stroke my mum's face is drooping right now",
+    "my baby is a year old and she swallowed a bottle of paracetamol",
+    "i soak a pad every hour",
 ]
 
 ORDINARY = [
     "what is pernicious anemia?",
+    "tonight is the night i get my first b12 shot",  # a word of now inside a plan's phrase is not now
+    "my b12 brain fog is so bad i cant finish my sentences",
+    "a guy at the gym hit my shoulder by accident",
     "will I need b12 injections for the rest of my life?",
     # "the last time" is no goodbye; "attacking" in a question about the disease is no violence
     "is it normal to feel a bit dizzy a few hours after a b12 shot? happened last time, was fine after a sit down",
