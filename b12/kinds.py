@@ -140,28 +140,9 @@ DIET_UNSURE = 0.5
 CUE_OVER_DIET = 0.9  # a topic cue of knowledge/scope.yml outranks DIET's topic below this confidence
 FOLLOW_UP_WORDS = 16  # a follow-up is short; a long message stands on its own
 POINTING_BACK = frozenset(
-    {
-        "it",
-        "its",
-        "that",
-        "this",
-        "they",
-        "them",
-        "those",
-        "these",
-        "there",
-        "then",
-        "other",
-        "else",
-        "also",
-        "too",
-        "after",
-        "afterwards",
-        "instead",
-        "tho",
-        "though",
-    }
-)
+    {"it", "its", "that", "this", "they", "them", "those", "these", "there", "then", "other", "else", "also", "too",
+     "after", "afterwards", "instead", "tho", "though"}
+)  # fmt: skip
 # "1000mcg", "5 mg", "200 pg/ml": an amount of a medicine or a lab value. One bounded pass.
 DOSE_AMOUNT = re.compile(r"\d[\d.,]{0,8} ?(?:mcg|mg|ug|µg|iu|micrograms?|milligrams?|pg|ng|pmol|nmol)\b", re.I)
 UNSURE_TOPIC = 0.15  # under the fallback, a topic this likely is offered, saying it is a guess
@@ -209,6 +190,16 @@ class Understanding:
         return self.emergency is not None and not self.emergency.reported
 
 
+def _add_patterns(matcher: Any, label: str, lines: Any, path: Path, where: str) -> None:
+    """Add one key's pattern lines to a spaCy Matcher; a bad key names the file and the key."""
+    if not isinstance(lines, list) or not lines:
+        raise PatternError(f"{path}: '{where}' must be a non-empty list of patterns")
+    try:
+        matcher.add(label, [p for line in lines for p in line_patterns(str(line))])
+    except PatternError as e:
+        raise PatternError(f"{path}: '{where}': {e}") from e
+
+
 class ScopeRules:
     """Questions the source does not answer (knowledge/scope.yml), compiled once."""
 
@@ -223,13 +214,7 @@ class ScopeRules:
         self.vocab = Vocab()
         self.matcher = Matcher(self.vocab)
         for key in ("not_covered", "other_medicine", "other_care"):
-            lines = data.get(key) if isinstance(data, dict) else None
-            if not isinstance(lines, list) or not lines:
-                raise PatternError(f"{path}: '{key}' must be a non-empty list of patterns")
-            try:
-                self.matcher.add(key, [p for line in lines for p in line_patterns(str(line))])
-            except PatternError as e:
-                raise PatternError(f"{path}: '{key}': {e}") from e
+            _add_patterns(self.matcher, key, data.get(key) if isinstance(data, dict) else None, path, key)
         # Cues of what a B12 question asks about, in priority order: intent -> patterns
         cues = data.get("topic_cues")
         if not isinstance(cues, dict) or not cues:
@@ -239,12 +224,7 @@ class ScopeRules:
         for intent, lines in cues.items():
             if intent not in ANSWER_INTENTS:
                 raise PatternError(f"{path}: 'topic_cues.{intent}' is not an answer intent (b12/kinds.py INTENTS)")
-            if not isinstance(lines, list) or not lines:
-                raise PatternError(f"{path}: 'topic_cues.{intent}' must be a non-empty list of patterns")
-            try:
-                self.cues.add(intent, [p for line in lines for p in line_patterns(str(line))])
-            except PatternError as e:
-                raise PatternError(f"{path}: 'topic_cues.{intent}': {e}") from e
+            _add_patterns(self.cues, str(intent), lines, path, f"topic_cues.{intent}")
             self.cue_order.append(str(intent))
 
     def topic_cue(self, text: str) -> str | None:
@@ -417,6 +397,7 @@ def understand(
         return Understanding("emergency", "emergency", emergency=signal)
     if not has_words(text):
         return Understanding("conversation", FALLBACK_INTENT)  # nothing to understand: ask, never guess
+    heard = set(words_of(text))  # the whole message's words, read once
 
     question = focus_text if focus_text is not None else focus(text)
     if (
@@ -441,7 +422,7 @@ def understand(
             # next guess stands.
             any_topic = topic_intent or _best_answer_intent(ranking, minimum=0.0)
             if not (
-                set(words_of(text)) & (ALARM_WORDS | PERSON | RELATIVE | SOMEONE)
+                heard & (ALARM_WORDS | PERSON | RELATIVE | SOMEONE)
                 or any(c.isdigit() for c in text)
                 or danger_score(text)
                 or about_health(text, entity_types)
@@ -450,12 +431,12 @@ def understand(
                 # "weather tomorrow manchester", "fix flat bike tyre": no one in it, no number, no
                 # word of danger, alarm or the subject, and the matcher heard nothing: noise
                 return Understanding("off_topic", "out_of_scope")
-            signs_query = bool(set(words_of(text)) & SIGNS_WORDS and not set(words_of(text)) & (PERSON | RELATIVE))
+            signs_query = bool(heard & SIGNS_WORDS and not heard & (PERSON | RELATIVE))
             if any_topic is not None and asks_anything(text) and in_scope_words(text):
                 signal, topic_intent = EmergencySignal("general", reported=False), any_topic
                 predicted = topic_intent
             elif not signs_query and (
-                set(words_of(text)) & ALARM_WORDS
+                heard & ALARM_WORDS
                 or (
                     not asks_anything(text)
                     and not _search_query(text, entity_types)
@@ -504,7 +485,7 @@ def understand(
     off_topic_advice = (
         predicted == "out_of_scope" and not (in_scope_words(text) or {"route", "condition"} & set(entity_types))
     ) or (signal is None and not about_health(text, entity_types))  # "my sponge sinks, what am i doing wrong?"
-    if advice is not None and set(words_of(text)) & ANIMALS:
+    if advice is not None and heard & ANIMALS:
         advice = None  # "can my dog have b12 injections?": no one's own care, and not covered
     if advice is not None and not off_topic_advice:
         return Understanding(
@@ -575,7 +556,7 @@ def understand(
         # when the question asks for an explanation ("why can't i just take tablets?", "is it
         # normal to have a lump after the jab?") or names no one ("is 5000 mcg a day too much?").
         minimum = MIN_TOPIC_CONFIDENCE if asks_to_explain(question) else DIET_ADVICE_OVERRULED
-        if set(words_of(text)) & ANIMALS:
+        if heard & ANIMALS:
             minimum = 0.0  # a pet's care is no one's own: any topic, and the scope rules say not covered
         if not _best_answer_intent(ranking, minimum=minimum):
             return Understanding(row.kind, predicted, _advice_topic(row.kind, text, topic_intent, entity_types), signal)

@@ -25,7 +25,7 @@ from typing import Any, Dict, FrozenSet, Iterable, List, Sequence, Tuple
 import yaml
 
 from b12 import settings
-from b12.focus import ASKING_PAIRS, focus, run_on_question
+from b12.focus import ASKING_PAIRS, SUBJECTS, focus, run_on_question
 
 PATTERNS_FILE = settings.KNOWLEDGE_DIR / "emergency_patterns.yml"
 GAP_WORDS = 3
@@ -187,9 +187,7 @@ def _dose_amounts(words: List[str]) -> List[str]:
 
 
 # "an hour ago", "20 minutes ago": recent, not the past
-_RECENT_UNITS = frozenset(
-    {"second", "seconds", "secs", "min", "mins", "minute", "minutes", "hour", "hours", "hr", "hrs"}
-)
+_RECENT_UNITS = _DURATION | {"second", "seconds", "secs", "minute"}
 
 
 def _recent(words: List[str]) -> List[str]:
@@ -210,7 +208,7 @@ _OPENERS = frozenset(
 )
 _WH = frozenset({"what", "whats", "why", "how", "when", "where", "which"})
 _WONDERING = frozenset({"wondering", "wondered", "curious"})
-_SUBJECTS = frozenset({"i", "you", "u", "it", "b12", "my", "this", "that", "there", "he", "she", "they", "we", "low"})
+_SUBJECTS = SUBJECTS | {"low"}  # b12/focus.py's subjects of a question, and "is low b12 ..."
 
 
 def _run_on_split(words: List[str]) -> List[List[str]]:
@@ -434,7 +432,7 @@ class EmergencyMatcher:
         sentence: Tuple[FrozenSet[str], bool, bool, bool],
         start: int,
         end: int,
-        message: Dict[str, bool],
+        message: Dict[str, Any],
     ) -> bool:
         """Whether the match at words[start] is asked about rather than reported. `sentence`: the
         words of its sentence, whether it opens by asking, whether it speaks of oneself now."""
