@@ -62,7 +62,7 @@ _PAST_PAIRS = frozenset(
      ("last", "spring"), ("last", "autumn"), ("last", "christmas"), ("the", "past"), ("used", "to"),
      ("fine", "now"), ("better", "now"), ("ok", "now"), ("okay", "now"), ("recovered", "now"), ("back", "in"),
      ("totally", "fine"), ("was", "fine"), ("doing", "well"), ("for", "years"), ("a", "year"),
-     ("for", "months"),
+     ("for", "months"), ("all", "settled"), ("settled", "now"), ("completely", "gone"), ("cleared", "up"),
      *(("in", m) for m in ("january", "february", "march", "april", "june", "july", "august", "september",
                             "october", "november", "december"))}
 )  # fmt: skip
@@ -97,6 +97,9 @@ _HYPOTHETICAL = frozenset(
     {("if", "someone"), ("if", "somebody"), ("if", "anyone"), ("if", "a"), ("when", "someone"), ("when", "a"),
      ("if", "you"), ("if", "u"), ("if", "people"), ("when", "people")}
 )  # fmt: skip
+# someone else's word for it ("a friend told me i'm basically overdosing"): said, not happening
+_HEARSAY = frozenset({"told", "says", "said", "reckons", "claims", "claimed", "thinks", "basically", "technically"})
+_CAUSING = frozenset({"cause", "causes", "causing", "link", "linked", "lead", "leads", "trigger", "triggers"})
 _HABITUAL = frozenset({("always", "have"), ("always", "has"), ("always", "had"), ("always", "do")})
 _EVENT_WORDS = frozenset({"after", "since", "the", "up", "got", "had", "just", "from", "this", "today", "again"})
 
@@ -153,6 +156,7 @@ _DOSE_UNITS = frozenset({"mcg", "ug", "mg", "micrograms", "microgram", "milligra
 _GLUED = re.compile(r"(?<=[0-9])(?=[a-z])")  # "3yo" -> "3 yo", "1000mcg" -> "1000 mcg" (never "b12")
 _VITAMIN_B = re.compile(r"\bb[ -]12\b")  # "b 12" and "b-12" are b12, not twelve of anything
 _CHILD_AGE = frozenset({"year", "years", "yr", "yrs", "month", "months", "week", "weeks"})
+_MONTHS_OLD = frozenset({("month", "old"), ("months", "old"), ("mth", "old"), ("mths", "old")})
 
 
 def _child_ages(words: List[str]) -> List[str]:
@@ -163,6 +167,10 @@ def _child_ages(words: List[str]) -> List[str]:
         w = words[i]
         if w in ("a", "1") and tuple(words[i + 1 : i + 3]) in (("year", "old"), ("yr", "old"), ("month", "old")):
             out.append("child")  # "my baby is a year old"
+            i += 3
+            continue
+        if w.isdigit() and len(w) <= 2 and int(w) <= 36 and tuple(words[i + 1 : i + 3]) in _MONTHS_OLD:
+            out.append("child")  # "my 18 month old"
             i += 3
             continue
         if w.isdigit() and len(w) <= 2 and int(w) <= 12:
@@ -188,10 +196,35 @@ def _dose_amounts(words: List[str]) -> List[str]:
 
 # "an hour ago", "20 minutes ago": recent, not the past
 _RECENT_UNITS = _DURATION | {"second", "seconds", "secs", "minute"}
+# "for 3 years now", "months now": how long it has gone on, not a word of now
+_LONG_UNITS = frozenset({"days", "weeks", "months", "years", "decade", "decades", "ages"})
+_NEGATIONS = frozenset({"not", "isnt", "no", "nothing", "wasnt", "never"})
+_JUST_ONLY = frozenset(
+    {"curious", "wondering", "wondered", "asking", "interested", "checking",
+     "thinking", "thought", "a", "an", "general", "generally", "nosy"}
+)  # fmt: skip
 
 
-def _recent(words: List[str]) -> List[str]:
-    return ["recently" if w == "ago" and i and words[i - 1] in _RECENT_UNITS else w for i, w in enumerate(words)]
+def _times(words: List[str]) -> List[str]:
+    """Words of time read as what they say: "an hour ago" is recent ("hour recently"); "an hour
+    later" is a while later, not a duration now; "3 years now" is so far, not now; "this isnt
+    urgent" is no word of urgency. One pass."""
+    out = []
+    for i, w in enumerate(words):
+        before = words[i - 1] if i else ""
+        after = words[i + 1] if i + 1 < len(words) else ""
+        if w == "ago" and before in _RECENT_UNITS:
+            w = "recently"
+        elif w in _RECENT_UNITS and after == "later":
+            w = "while"
+        elif w == "now" and before in _LONG_UNITS:
+            w = "sofar"
+        elif w == "urgent" and before in _NEGATIONS:
+            w = "noturgent"
+        elif w == "just" and after in _JUST_ONLY:
+            w = "only"  # "i'm just curious", "just wondering": only, not just now
+        out.append(w)
+    return out
 
 
 RUN_KEPT = 3  # no pattern names one word more than three times in a row: "i i i i ..." is three
@@ -224,8 +257,8 @@ def _run_on_split(words: List[str]) -> List[List[str]]:
         starts = (
             (w in _WH and nxt in _OPENERS)  # "what do i do", "how long does it"
             or (before not in _OPENERS and (w in _OPENERS and nxt in _SUBJECTS or (w, nxt) in ASKING_PAIRS))
-            or (w == "just" and nxt in _WONDERING)
-            or (w in _WONDERING and before != "just")
+            or (w in ("just", "only") and nxt in _WONDERING)
+            or (w in _WONDERING and before not in ("just", "only"))
         )
         if starts and len(out[-1]) >= 4:
             out.append([])
@@ -238,7 +271,7 @@ def sentences_of(text: str) -> List[List[str]]:
     out = []
     for part in _SENTENCE_END.split(normalise_text(text)):
         words = _runs_cut(
-            _recent(
+            _times(
                 _child_ages(_dose_amounts(read_numbers(_WORD.findall(_GLUED.sub(" ", _VITAMIN_B.sub("b12", part))))))
             )
         )
@@ -298,6 +331,9 @@ class EmergencySignal:
     reported: bool
 
 
+_NO_SIGN = frozenset({"no", "without"})  # "no breathing trouble or rash": signs said to be absent
+
+
 @dataclass(frozen=True)
 class UrgencyGroup:
     name: str
@@ -305,6 +341,7 @@ class UrgencyGroup:
     category: str | None
     words: FrozenSet[str]
     phrases: Tuple[Tuple[str, ...], ...]
+    not_after: FrozenSet[str] = frozenset()  # a word of the group does not count after one of these
 
 
 @dataclass(frozen=True)
@@ -328,8 +365,14 @@ class Urgency:
                     first.setdefault(name, i)
                     if name != "now":
                         covered_until = max(covered_until, i + len(phrase) - 1)
+            negated = i > 0 and words[i - 1] in _NO_SIGN
             for g in self.groups:
-                if w in g.words and not (g.name == "now" and i <= covered_until):
+                if (
+                    w in g.words
+                    and not (g.name == "now" and i <= covered_until)
+                    and not (negated and g.name != "now")
+                    and not (i and words[i - 1] in g.not_after)
+                ):
                     hits[g.name].add(w)
                     first.setdefault(g.name, i)
         total, best, best_score = 0, None, 0
@@ -367,10 +410,13 @@ def _load_urgency(data: Any, categories: Sequence[str], path: Path) -> Urgency |
         if category is not None and category not in categories:
             raise PatternError(f"{path}: '{where}.category' names an unknown category {category!r}")
         words = [str(w) for w in raw.get("words", [])]
+        not_after = [str(w) for w in raw.get("not_after", [])]
         phrases = [tuple(read_numbers(words_of(str(p)))) for p in raw.get("phrases", [])]
-        if not all(_WORD.fullmatch(w) for w in words) or not all(phrases):
+        if not all(_WORD.fullmatch(w) for w in [*words, *not_after]) or not all(phrases):
             raise PatternError(f"{path}: '{where}' words must be lower-case words")
-        groups.append(UrgencyGroup(name, raw["weight"], category, frozenset(words), tuple(phrases)))
+        groups.append(
+            UrgencyGroup(name, raw["weight"], category, frozenset(words), tuple(phrases), frozenset(not_after))
+        )
     by_first: Dict[str, List[Tuple[str, Tuple[str, ...]]]] = {}
     for g in groups:
         for phrase in g.phrases:
@@ -429,14 +475,29 @@ class EmergencyMatcher:
         self,
         category: str,
         words: Sequence[str],
-        sentence: Tuple[FrozenSet[str], bool, bool, bool],
+        sentence: Tuple[FrozenSet[str], bool, bool, bool, bool],
         start: int,
         end: int,
         message: Dict[str, Any],
     ) -> bool:
         """Whether the match at words[start] is asked about rather than reported. `sentence`: the
-        words of its sentence, whether it opens by asking, whether it speaks of oneself now."""
-        s, asking, past, long_ago = sentence
+        words of its sentence, whether it opens by asking, whether it tells the past, a time gone
+        by, and whether it opens supposing ("if someone ...")."""
+        s, asking, past, long_ago, supposing = sentence
+        lo = max(0, start - 8)
+        pairs = set(zip(words[lo:end], words[lo + 1 : end + 1]))
+        if (
+            asking
+            and (supposing or pairs & _HYPOTHETICAL)
+            and not s & (RELATIVE | _SELF | {"my"})
+            and not message["now"]
+        ):
+            # "what to do if someone has a seizure", "what happens if you overdose on b12": a
+            # hypothetical asked about, whatever its category
+            return True
+        if category == "overdose" and set(words[max(0, start - 5) : start]) & _HEARSAY and message["question"]:
+            if not message["now"]:
+                return True  # "a friend told me i'm basically overdosing. is there a real risk?"
         if category in _RECOVERABLE and long_ago and self._recovered_after(words, end, message) and not message["now"]:
             # "my ex used to hit me years ago, i'm safe now": history, asked about with its line
             # (never a poisoning: iron and paracetamol look fine at first)
@@ -446,6 +507,8 @@ class EmergencyMatcher:
             # poisoning can look fine at first); abuse is history only told with recovery (above)
             if not (category in _HISTORY_ALLOWED and long_ago and not s & self.immediacy):
                 return False
+        if asking and self._caused_by_b12(words, start) and not message["now"] and not message["first_person_now"]:
+            return True  # "is b12 deficiency known to cause seizures?": a cause asked about
         # "i have chest pain after my shot, is that a side effect?": oneself, now, near the match
         first_person_now = _first_person_present(words[max(0, start - 4) : end + 4])
         # "i cant breathe", "she isnt breathing", "he is having a fit": a state now, unless asked
@@ -459,12 +522,10 @@ class EmergencyMatcher:
             now_words = now_words - _DURATION
         if now_words - _WEAK_NOW:
             return False
+        if category == "self_harm" and self._caused_by_b12(words, start) and not message["first_person_now"]:
+            return True  # "someone claimed b12 deficiency is a hidden cause of suicidal depression"
         if category == "self_harm" and s & _SELF:
             return False  # "i want to die?", "i have wanted to kill myself for months": a report
-        lo = max(0, start - 8)
-        pairs = set(zip(words[lo:end], words[lo + 1 : end + 1]))
-        if asking and pairs & _HYPOTHETICAL and not s & (RELATIVE | {"my", "me"}) and not message["now"]:
-            return True  # "what to do if someone has a seizure": a hypothetical asked about
         habit = set(zip(words[lo : end + 12], words[lo + 1 : end + 13])) & _HABITUAL
         if category in _ACUTE and habit and not now_words and not before & _STATE_NOW:
             return True  # "i bleed a lot when i have blood taken, always have": how it always is
@@ -474,8 +535,24 @@ class EmergencyMatcher:
             return True  # "years ago my dad had a fit", "her stroke in 2019", "nearly passed out"
         if now_words or message["now"] or not message["topical"]:
             return False
-        # a search-box query ("b12 deficiency chest pain") names no one and no event
-        return asking or message["question"] or not s & (PERSON | RELATIVE | _EVENT_WORDS)
+        # a search-box query ("b12 deficiency chest pain") names no one and no event; "from" is
+        # no event in "seizure damage from b12 deficiency"
+        events = s & (PERSON | RELATIVE | _EVENT_WORDS)
+        if events == {"from"} and self._caused_by_b12(words, end + 5):
+            events = frozenset()
+        return asking or message["question"] or not events
+
+    def _caused_by_b12(self, words: Sequence[str], before: int) -> bool:
+        """A cause named in the words before `before`: a word of the subject, then a word of
+        causing or "from" ("b12 deficiency is a hidden cause of ...", "... from low b12"), with
+        no one of oneself after it. Bounded: the eight words before."""
+        window = words[max(0, before - 8) : before]
+        for i, w in enumerate(window):
+            if w in _CAUSING and (set(window[max(0, i - 4) : i]) & self.topical):
+                return not set(window[i:]) & (_SELF | {"my"})
+            if w == "from" and i + 1 < len(window) and (window[i + 1] in self.topical or window[i + 1] == "low"):
+                return True
+        return False
 
     @staticmethod
     def _recovered_after(words: Sequence[str], end: int, message: Dict[str, Any]) -> bool:
@@ -507,16 +584,32 @@ class EmergencyMatcher:
             or any(pair in ASKING_PAIRS for pair in zip(words, words[1:]))
         )
         if self.urgency is not None:
-            score, category, at, now, _ = self.urgency.score(words)
+            score, category, at, now, danger = self.urgency.score(words)
             urgent = now or category in ("violence", "self_harm")
             if category and (score >= self.urgency.threshold + (0 if urgent else 2)):
                 # a question about B12 with no strong word of now, or a story of the past, is asked
                 strong_now = every & (self.immediacy - _WEAK_NOW) or self.asks_for_help(sentences)
                 # the past where the danger is told, not "diagnosed in 2018" in the story before it
                 told = sentences[sentence_of[at]]
-                past_there = bool(set(told) & self.past)
-                asked = past_there or (
-                    not strong_now and (bool(every & self.past) or (bool(every & self.topical) and message_asks))
+                told_pairs = set(zip(told, told[1:]))
+                past_there = bool(set(told) & self.past) or bool(
+                    (told_pairs & _PAST_PAIRS or any(_YEAR.match(w) for w in told))
+                    and not set(told) & self.immediacy
+                    and not self.asks_for_help(sentences)
+                )  # "in 2021 i had a flare with a lot of bleeding": history
+                asked = (
+                    past_there
+                    or (
+                        not strong_now
+                        # pills taken again and again, and dizzy now: a poisoning is not asked about
+                        and not (
+                            category in _HISTORY_ALLOWED
+                            and now
+                            and danger >= self.urgency.threshold - 1
+                            and not set(zip(words, words[1:])) & _RECOVERED
+                        )
+                        and (bool(every & self.past) or (bool(every & self.topical) and message_asks))
+                    )
                 )
                 if (category == "violence" and (strong_now or score >= self.urgency.threshold + 2)) or (
                     category == "self_harm" and every & _SELF and (strong_now or score >= self.urgency.threshold + 3)
@@ -532,24 +625,30 @@ class EmergencyMatcher:
             "now": bool(every & self.immediacy - _WEAK_NOW - (_DURATION if named_no_one else frozenset()))
             or self.asks_for_help(sentences),
             "topical": bool(every & self.topical),
+            "first_person_now": _first_person_present(words),
             "question": message_asks,
             "year": any(_YEAR.match(w) for w in every),
             "sentence_end": lambda at: ends[sentence_of[at]] if at < len(sentence_of) else len(words),
         }
         asked: str | None = None
-        about: Dict[int, Tuple[FrozenSet[str], bool, bool, bool]] = {}
+        about: Dict[int, Tuple[FrozenSet[str], bool, bool, bool, bool]] = {}
         for match_id, start, end in sorted(matches, key=lambda m: m[1]):
             category = self.vocab.strings[match_id]
             i = sentence_of[start]
             if i not in about:  # once per sentence, however many matches it holds
                 words_i = frozenset(sentences[i])
-                asks_i = sentences[i][0] in self.asking or bool(words_i & {"wonder", "wondering", "whether"})
+                # "if someone with pa stopped their jabs, would they collapse": asks, supposing
+                supposing = tuple(sentences[i][:2]) in _HYPOTHETICAL
+                asks_i = (
+                    sentences[i][0] in self.asking or bool(words_i & {"wonder", "wondering", "whether"}) or supposing
+                )
                 pairs = set(zip(sentences[i], sentences[i][1:]))
                 about[i] = (
                     words_i,
                     asks_i,
                     bool(words_i & self.past or pairs & _PAST_PAIRS),
                     bool(words_i & self.past or pairs & (_PAST_PAIRS - _RECOVERED)),  # a time gone by
+                    supposing,
                 )
             if not self._asked_about(category, words, about[i], start, end, message):
                 return EmergencySignal(category, reported=True)

@@ -164,6 +164,15 @@ EMERGENCIES = [
     "how do you know if someone is having a stroke my mum's face is drooping right now",
     "my baby is a year old and she swallowed a bottle of paracetamol",
     "i soak a pad every hour",
+    # said without the usual words (2026-12-02, fifth round)
+    "there's a heavy ache in the centre of my chest and i feel clammy",
+    "i have to pause between words to breathe, is my anaemia worse?",
+    "my baby is floppy and won't wake for her feed, could it be my b12?",
+    "took my heart pills at 8, then again at 11 and again at 2, now my pulse feels slow and odd",
+    "my mate took a load of tablets from a stranger and he's throwing up",
+    "i injected the wrong vial, it was my methotrexate, not the b12",
+    "how many b12 shots would it take to kill me",
+    "my brother left a note saying sorry and he isn't answering his phone",
 ]
 
 ORDINARY = [
@@ -176,6 +185,12 @@ ORDINARY = [
     "is it normal to feel a bit dizzy a few hours after a b12 shot? happened last time, was fine after a sit down",
     "Mum has just been told she has pernicious anaemia. Is it an autoimmune disease, and what is it attacking?",
     "can you overdose on b12",
+    # fifth round: a little blood, a flare years back, a swelling that has gone, a week of double doses
+    "tiny bit of blood after my b12 jab, normal?",
+    "in 2019 i had a flare with heavy bleeding and a week in hospital. all settled now. why is my b12 low?",
+    "an hour later my arm swelled up, no breathing trouble, it's completely gone now. is swelling a side effect?",
+    "my mum took two b12 tablets a day for a week by mistake, she's fine, now she is panicking. can you overdose?",
+    "what happens if you overdose on b12 tablets?",
     "is an overdose of b12 possible",
     "what is the risk of overdose with injections",
     "swelling at the injection site, is that normal?",
@@ -337,6 +352,12 @@ ASKED_ABOUT = [
     # a comparison asks ("difference between ...")
     ("difference between fainting from anaemia and fainting from heart problem", "collapse"),
     ("is it normal to bleed for hours after a b12 jab", "bleeding"),
+    # a cause asked about, a supposition, hearsay, and a past told with its year (fifth round)
+    ("a lecturer said b12 deficiency is a hidden cause of suicidal thoughts. is that right?", "self_harm"),
+    ("i'm just curious whether b12 deficiency is known to cause seizures", "seizure"),
+    ("if someone with pa stopped their injections, would they collapse eventually", "collapse"),
+    ("my sister says i'm basically overdosing on my b12 spray. is that a real risk?", "overdose"),
+    ("seizures nerve damage from low b12", "seizure"),
 ]
 
 
@@ -489,7 +510,7 @@ def test_a_long_run_with_no_punctuation_is_cut_where_a_question_starts():
 
     text = ("my daughter took two of my b12 tablets by mistake last week shes been totally fine since "
             "just wondering is b12 dangerous if you take too much")  # fmt: skip
-    assert [s[0] for s in sentences_of(text)] == ["my", "just"]
+    assert [s[0] for s in sentences_of(text)] == ["my", "only"]  # "just wondering" is read as "only wondering"
     assert not is_emergency(text)  # history, then a question: asked about
     run_on = ("i have just found my 2 year old on the bathroom floor with my iron tablets and loads are missing "
               "and she is being sick what do i do")  # fmt: skip
