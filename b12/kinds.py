@@ -20,13 +20,13 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, List, NamedTuple, Sequence, Tuple
+from typing import Any, Dict, List, NamedTuple, Sequence, Set, Tuple
 
 import yaml
 
 from b12 import settings
 from b12.feedback import RATE_INTENT
-from b12.focus import asks_anything, focus
+from b12.focus import SUBJECTS, asks_anything, focus
 from b12.safety import (
     DOSE_WORDS,
     PERSON,
@@ -346,6 +346,64 @@ def asks_to_explain(question: str) -> bool:
     return bool(trigrams & set(NORMAL_PHRASES)) or any(w == "normal" for w in words[-2:])
 
 
+# What a request to be diagnosed judges: a result, a test, symptoms. DIET's "diagnosis" with none
+# of them ("does crohns mean i cant have kids, just got diagnosed") is a question, answered.
+DIAGNOSIS_CUES = frozenset(
+    {"result", "results", "test", "tests", "tested", "bloods", "level", "levels", "reading", "readings",
+     "symptom", "symptoms", "signs", "scan", "biopsy", "diagnose", "am", "wrong", "worried", "worry", "positive",
+     "negative", "antibodies", "antibody", "chance", "develop"}
+)  # fmt: skip
+DIAGNOSIS_ASKS = frozenset(
+    {("do", "i", "have"), ("have", "i", "got"), ("could", "i", "have"), ("might", "i", "have"), ("i", "still", "have"),
+     ("is", "going", "on"), ("is", "that", "bad"), ("is", "this", "bad"), ("is", "it", "bad")}
+)  # fmt: skip
+
+
+def reads_a_result(heard: Set[str], text: str) -> bool:
+    """Whether a message gives something to diagnose from: a lab value or a word of DIAGNOSIS_CUES."""
+    words = words_of(text)
+    return bool(heard & DIAGNOSIS_CUES or set(zip(words, words[1:], words[2:])) & DIAGNOSIS_ASKS) or has_lab_value(
+        words
+    )
+
+
+GREETINGS = frozenset({"hello", "hi", "hey", "hiya", "howdy", "morning", "evening", "afternoon"})
+THANKS = frozenset({"thanks", "thank", "thx", "ta", "cheers", "thankyou"})
+WHO_ANSWERS = frozenset({"ai", "bot", "robot", "chatbot", "human", "computer", "automated"})
+WHO_ASKS = frozenset({("is", "this"), ("are", "you"), ("talking", "to"), ("speaking", "to"), ("am", "i")})
+QUESTION_OPENERS = frozenset(
+    {"will", "can", "could", "does", "do", "is", "are", "should", "would", "what", "why", "how"}
+)
+SOCIAL_PAIRS = frozenset(
+    {("to", "meet"), ("say", "hi"), ("saying", "hi"), ("say", "hello"), ("saying", "hello"), ("new", "here"),
+     ("introduce", "myself")}
+)  # fmt: skip
+CONVERSATION_WORDS = GREETINGS | THANKS | WHO_ANSWERS | frozenset({"bye", "goodbye", "help", "ok", "okay", "great"})
+
+
+def _conversation_only(text: str, heard: Set[str]) -> str | None:
+    """The conversation intent of a message that asks nothing and opens with thanks or greets
+    socially ("nice to meet you"), or that asks who is answering (a bot or a person), whatever
+    else it tells. A greeting before a search query ("hi there, b12 tablets vs jabs") is no greeting."""
+    words = words_of(text)
+    if not words:
+        return None
+    if heard & WHO_ANSWERS and set(zip(words, words[1:])) & WHO_ASKS and asks_anything(text):
+        return "bot_challenge"
+    pairs = set(zip(words, words[1:]))
+    if (
+        asks_anything(text)
+        or any(w in QUESTION_OPENERS and nxt in SUBJECTS for w, nxt in pairs)  # "thanks will she need it for life"
+        or personal_advice_kind(text) is not None
+    ):
+        return None
+    if words[0] in THANKS or tuple(words[:2]) == ("much", "appreciated"):
+        return "thanks"
+    if heard & GREETINGS and pairs & SOCIAL_PAIRS:  # "... nice to meet you", "just saying hi": no search query
+        return "greet"
+    return None
+
+
 def leans_on_before(text: str) -> bool:
     """A short message that points back ("how do i know if it is working?"): about the answer
     before it, whatever its own words."""
@@ -479,6 +537,15 @@ def understand(
         unsure = predicted == FALLBACK_INTENT and topic_intent is not None
         predicted = topic_intent or "ask_symptoms"
 
+    told = _conversation_only(text, heard)
+    if told is not None and signal is None:
+        # "hello everyone! my mum was just told she has pa, nice to meet you", "thank you so much,
+        # that table made sense", "am i talking to a nurse or is this some kind of ai?": no question
+        # of health in it, so the greeting, thanks or question about who answers is what it is
+        return Understanding("conversation", told)
+    if signal is None and heard & (ANIMALS - {"vet"}):
+        # "my dog needs cobalamin jabs, tips for keeping him still?": the source is about people
+        return Understanding("off_topic", "out_of_scope")
     advice = personal_advice_kind(text)
     # an off-topic dose question ("what insulin dose should i be on") stays off-topic; "can i stop
     # my injections?" does not, whatever DIET said
@@ -506,7 +573,13 @@ def understand(
                     predicted == FALLBACK_INTENT
                     or (
                         INTENTS.get(predicted, IntentRow("conversation")).kind == "education"
+                        and _confidence(ranking, predicted) < DIET_SURE
+                    )
+                    # "nba finals score last night" is no goodbye
+                    or (
+                        INTENTS.get(predicted, IntentRow("off_topic")).kind == "conversation"
                         and _confidence(ranking, predicted) < DIET_UNSURE
+                        and not heard & CONVERSATION_WORDS
                     )
                 )
                 and len(words_of(text)) >= OFF_SUBJECT_FALLBACK_WORDS
@@ -556,6 +629,8 @@ def understand(
         # when the question asks for an explanation ("why can't i just take tablets?", "is it
         # normal to have a lump after the jab?") or names no one ("is 5000 mcg a day too much?").
         minimum = MIN_TOPIC_CONFIDENCE if asks_to_explain(question) else DIET_ADVICE_OVERRULED
+        if row.kind == "diagnosis" and not reads_a_result(heard, text):
+            minimum = 0.0  # no result, test or symptom to judge ("can u get b12 from mushrooms, im veggie")
         if heard & ANIMALS:
             minimum = 0.0  # a pet's care is no one's own: any topic, and the scope rules say not covered
         if not _best_answer_intent(ranking, minimum=minimum):

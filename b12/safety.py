@@ -1007,14 +1007,15 @@ def _change_treatment(words: Sequence[str]) -> bool:
                 set(rest) & _CHANGE or tuple(rest[:2]) in (("come", "off"), ("go", "off"), ("cut", "down"))
             ):
                 return True
+        be = 1 if i + 2 < len(words) and words[i + 2] == "be" else 0  # "would it be okay to skip"
         if (
             w in ("is", "would")
-            and i + 3 < len(words)
+            and i + 3 + be < len(words)
             and words[i + 1] == "it"
-            and words[i + 2] in ("ok", "okay", "safe", "fine")
+            and words[i + 2 + be] in ("ok", "okay", "safe", "fine")
         ):
             if (
-                _find(words, {"stop", "skip", "quit", "miss", "drop", "switch"}, i + 3, i + 7) >= 0
+                _find(words, {"stop", "skip", "quit", "miss", "drop", "switch"}, i + 3 + be, i + 7 + be) >= 0
                 and _find(words, PERSON) >= 0
             ):
                 return True

@@ -442,10 +442,10 @@ def test_a_topic_cue_naming_no_answer_intent_names_the_file_and_key(tmp_path):
         ScopeRules(bad)
 
 
-def test_a_pets_care_is_not_covered_not_personal_advice():
+def test_a_pets_care_is_off_topic_not_personal_advice():
     u = kind("can my dog have b12 injections? vet mentioned it", [("ask_change_treatment", 0.7), ("ask_route", 0.1)],
              ["route"])  # fmt: skip
-    assert u.kind == "not_covered"
+    assert u.kind == "off_topic"  # the source is about people: no passage about them is offered for a dog
     assert kind(
         "can i stop my b12 injections?", [("ask_change_treatment", 0.7), ("ask_route", 0.1)], ["route"]
     ).kind == ("change_treatment")
@@ -461,3 +461,36 @@ def test_a_pets_care_is_not_covered_not_personal_advice():
 )
 def test_words_the_source_itself_uses_do_not_make_a_question_not_covered(text, ranking):
     assert kind(text, ranking).kind == "education"
+
+
+# ------------------------------------------------------------------ fifth round (2026-12-02)
+def test_diets_diagnosis_with_nothing_to_diagnose_is_a_question():
+    ranking = [("ask_diagnosis", 0.5), ("ask_gut_conditions", 0.2)]
+    u = kind("does coeliac mean i can never eat bread out, only just got diagnosed", ranking, ["condition"])
+    assert u.kind != "diagnosis" and u.topic_intent == "ask_gut_conditions"
+    # a result, a test or "do i have" keeps it a request to be diagnosed
+    assert kind("my b12 came back at 150, do i have pa?", ranking, ["condition"]).kind == "diagnosis"
+    assert kind("parietal cell antibodies positive, what does it mean for me", ranking).kind == "diagnosis"
+
+
+def test_thanks_or_a_social_greeting_with_a_story_and_no_question_is_conversation():
+    health = [("ask_compare_routes", 1.0)]
+    u = kind("Thank you so much. I have had PA for years and the table of tablets and injections made sense.", health,
+             ["condition", "route", "route"])  # fmt: skip
+    assert (u.kind, u.intent) == ("conversation", "thanks")
+    u = kind("Hello all! My dad was just told he has pernicious anaemia. Nice to meet you.", health, ["condition"])
+    assert (u.kind, u.intent) == ("conversation", "greet")
+    # a greeting before a question, or a search query, is no greeting; thanks before a question is no thanks
+    assert kind("hi there, b12 tablets vs injections thanks so much!", health, ["route", "route"]).kind == "education"
+    assert kind("thanks that helps will she need it for life", [("ask_lifelong", 0.9)]).kind == "education"
+
+
+def test_asking_who_answers_is_a_bot_challenge_whatever_the_classifier_says():
+    u = kind("before I go on, am I talking to a real nurse or is this some kind of AI?", [("ask_symptoms", 0.9)])
+    assert (u.kind, u.intent) == ("conversation", "bot_challenge")
+
+
+def test_words_of_nothing_we_cover_are_off_topic_unless_the_classifier_is_sure():
+    assert kind("excel vlookup returning n/a", [("ask_risks", 0.6)]).kind == "off_topic"
+    assert kind("nba finals score last night", [("goodbye", 0.4), ("ask_source", 0.2)]).kind == "off_topic"
+    assert kind("ok bye for now", [("goodbye", 0.4)]).intent == "goodbye"  # a word of conversation keeps it
