@@ -352,6 +352,16 @@ class Urgency:
     groups: Tuple[UrgencyGroup, ...]  # in priority order, `now` first
     by_first: Dict[str, Tuple[Tuple[str, Tuple[str, ...]], ...]]  # first word -> (group, phrase)
 
+    def signs(self, words: Sequence[str]) -> bool:
+        """Whether the words name a sign of harm or a child (a word or phrase of the `danger` or
+        `child` group): pills taken twice by a child, or with a sign, are no question."""
+        joined = f" {' '.join(words)} "
+        return any(
+            set(words) & g.words or any(f" {' '.join(p)} " in joined for p in g.phrases)
+            for g in self.groups
+            if g.name in ("danger", "child")
+        )
+
     def score(self, words: Sequence[str]) -> Tuple[int, str | None, int, bool, int]:
         """(score, category, index of its first word, whether a word of now is there, the score
         without the words of now). One pass."""
@@ -607,6 +617,9 @@ class EmergencyMatcher:
                             and now
                             and danger >= self.urgency.threshold - 1
                             and not set(zip(words, words[1:])) & _RECOVERED
+                            and self.urgency.signs(
+                                words
+                            )  # a sign of harm or a child, not "took it twice, is that bad?"
                         )
                         and (bool(every & self.past) or (bool(every & self.topical) and message_asks))
                     )
