@@ -137,6 +137,7 @@ COMMON_HEALTH_WORDS = frozenset(
 OFF_SUBJECT_WORDS = 6  # a message this long with no word of the subject is off-topic, whatever DIET says
 OFF_SUBJECT_FALLBACK_WORDS = 3  # and this long, when DIET is lost anyway or unsure
 DIET_UNSURE = 0.5
+OFF_SUBJECT_SURE = 0.9  # on a few words of nothing we cover, DIET's topic stands only this sure ("excel vlookup")
 CUE_OVER_DIET = 0.9  # a topic cue of knowledge/scope.yml outranks DIET's topic below this confidence
 FOLLOW_UP_WORDS = 16  # a follow-up is short; a long message stands on its own
 POINTING_BACK = frozenset(
@@ -350,8 +351,8 @@ def asks_to_explain(question: str) -> bool:
 # of them ("does crohns mean i cant have kids, just got diagnosed") is a question, answered.
 DIAGNOSIS_CUES = frozenset(
     {"result", "results", "test", "tests", "tested", "bloods", "level", "levels", "reading", "readings",
-     "symptom", "symptoms", "signs", "scan", "biopsy", "diagnose", "am", "wrong", "worried", "worry", "positive",
-     "negative", "antibodies", "antibody", "chance", "develop"}
+     "symptom", "symptoms", "signs", "scan", "biopsy", "diagnose", "wrong", "worried", "worry", "positive",
+     "negative", "antibodies", "antibody"}
 )  # fmt: skip
 DIAGNOSIS_ASKS = frozenset(
     {("do", "i", "have"), ("have", "i", "got"), ("could", "i", "have"), ("might", "i", "have"), ("i", "still", "have"),
@@ -362,8 +363,14 @@ DIAGNOSIS_ASKS = frozenset(
 def reads_a_result(heard: Set[str], text: str) -> bool:
     """Whether a message gives something to diagnose from: a lab value or a word of DIAGNOSIS_CUES."""
     words = words_of(text)
-    return bool(heard & DIAGNOSIS_CUES or set(zip(words, words[1:], words[2:])) & DIAGNOSIS_ASKS) or has_lab_value(
-        words
+    # "does my son have pa?": whether someone has a condition
+    asks_whether = any(
+        w in ("does", "do", "could", "might") and "have" in words[i + 1 : i + 4] for i, w in enumerate(words)
+    )
+    return (
+        bool(heard & DIAGNOSIS_CUES or set(zip(words, words[1:], words[2:])) & DIAGNOSIS_ASKS)
+        or asks_whether
+        or has_lab_value(words)
     )
 
 
@@ -378,7 +385,25 @@ SOCIAL_PAIRS = frozenset(
     {("to", "meet"), ("say", "hi"), ("saying", "hi"), ("say", "hello"), ("saying", "hello"), ("new", "here"),
      ("introduce", "myself")}
 )  # fmt: skip
+APPRECIATION = frozenset(
+    {"appreciate", "appreciated", "helpful", "helped", "helps", "sense", "useful", "great", "brilliant", "lovely",
+     "kind", "clear", "clearer", "much"}
+)  # fmt: skip
 CONVERSATION_WORDS = GREETINGS | THANKS | WHO_ANSWERS | frozenset({"bye", "goodbye", "help", "ok", "okay", "great"})
+
+
+CHILDREN = frozenset({"toddler", "child", "baby", "kid", "kids", "son", "daughter", "children"})
+OWNERS = frozenset({"my", "our", "the", "his", "her"})
+
+
+def _about_a_pet(text: str, heard: Set[str]) -> bool:
+    """A pet's own care ("my dog needs cobalamin jabs", "cat b12 injection vet cost"), not a
+    person's ("i'm allergic to cats, can i still have b12?", "the dog and my toddler ate my tablets")."""
+    if heard & ((RELATIVE - {"he", "she"}) | CHILDREN):  # "he" may be the dog
+        return False
+    words = words_of(text)
+    owned = any(w in OWNERS and nxt in ANIMALS for w, nxt in zip(words, words[1:]))
+    return owned or "vet" in heard or (bool(heard & ANIMALS) and not heard & PERSON)
 
 
 def _conversation_only(text: str, heard: Set[str]) -> str | None:
@@ -388,17 +413,15 @@ def _conversation_only(text: str, heard: Set[str]) -> str | None:
     words = words_of(text)
     if not words:
         return None
+    if personal_advice_kind(text) is not None:
+        return None  # "is this an ai? my b12 came back at 90, do i have pa?": the request comes first
     if heard & WHO_ANSWERS and set(zip(words, words[1:])) & WHO_ASKS and asks_anything(text):
         return "bot_challenge"
     pairs = set(zip(words, words[1:]))
-    if (
-        asks_anything(text)
-        or any(w in QUESTION_OPENERS and nxt in SUBJECTS for w, nxt in pairs)  # "thanks will she need it for life"
-        or personal_advice_kind(text) is not None
-    ):
-        return None
-    if words[0] in THANKS or tuple(words[:2]) == ("much", "appreciated"):
-        return "thanks"
+    if asks_anything(text) or any(w in QUESTION_OPENERS and nxt in SUBJECTS for w, nxt in pairs):
+        return None  # "thanks will she need it for life"
+    if (words[0] in THANKS or tuple(words[:2]) == ("much", "appreciated")) and heard & APPRECIATION:
+        return "thanks"  # not "thanks. i've stopped my jabs myself and feel awful"
     if heard & GREETINGS and pairs & SOCIAL_PAIRS:  # "... nice to meet you", "just saying hi": no search query
         return "greet"
     return None
@@ -543,7 +566,7 @@ def understand(
         # that table made sense", "am i talking to a nurse or is this some kind of ai?": no question
         # of health in it, so the greeting, thanks or question about who answers is what it is
         return Understanding("conversation", told)
-    if signal is None and heard & (ANIMALS - {"vet"}):
+    if signal is None and _about_a_pet(text, heard):
         # "my dog needs cobalamin jabs, tips for keeping him still?": the source is about people
         return Understanding("off_topic", "out_of_scope")
     advice = personal_advice_kind(text)
@@ -573,7 +596,7 @@ def understand(
                     predicted == FALLBACK_INTENT
                     or (
                         INTENTS.get(predicted, IntentRow("conversation")).kind == "education"
-                        and _confidence(ranking, predicted) < DIET_SURE
+                        and _confidence(ranking, predicted) < OFF_SUBJECT_SURE
                     )
                     # "nba finals score last night" is no goodbye
                     or (

@@ -60,12 +60,14 @@ _HISTORY_ALLOWED = frozenset({"poisoning", "overdose"})
 _PAST_PAIRS = frozenset(
     {("last", "week"), ("last", "month"), ("last", "year"), ("last", "summer"), ("last", "winter"),
      ("last", "spring"), ("last", "autumn"), ("last", "christmas"), ("the", "past"), ("used", "to"),
-     ("fine", "now"), ("better", "now"), ("ok", "now"), ("okay", "now"), ("recovered", "now"), ("back", "in"),
+     ("fine", "now"), ("better", "now"), ("ok", "now"), ("okay", "now"), ("recovered", "now"),
      ("totally", "fine"), ("was", "fine"), ("doing", "well"), ("for", "years"), ("a", "year"),
-     ("for", "months"), ("all", "settled"), ("settled", "now"), ("completely", "gone"), ("cleared", "up"),
+     ("for", "months"),
      *(("in", m) for m in ("january", "february", "march", "april", "june", "july", "august", "september",
                             "october", "november", "december"))}
 )  # fmt: skip
+# over and done ("all settled now", "completely gone"): in the urgency net, the danger told is history
+_OVER = frozenset({("all", "settled"), ("settled", "now"), ("completely", "gone"), ("cleared", "up")})
 _ACUTE = frozenset({"chest_pain", "stroke", "breathing", "allergic_reaction", "bleeding", "seizure"})
 _FIRST_PERSON_NOW = frozenset(
     {("i", "have"), ("ive", "got"), ("i", "am"), ("i", "feel"), ("im", "having"), ("my", "chest"), ("my", "face"),
@@ -97,8 +99,9 @@ _HYPOTHETICAL = frozenset(
     {("if", "someone"), ("if", "somebody"), ("if", "anyone"), ("if", "a"), ("when", "someone"), ("when", "a"),
      ("if", "you"), ("if", "u"), ("if", "people"), ("when", "people")}
 )  # fmt: skip
-# someone else's word for it ("a friend told me i'm basically overdosing"): said, not happening
-_HEARSAY = frozenset({"told", "says", "said", "reckons", "claims", "claimed", "thinks", "basically", "technically"})
+# a figure of speech ("a friend says i'm basically overdosing on my b12"), not pills taken
+_B12_WORDS = frozenset({"b12", "cobalamin", "vitamin", "vitamins", "hydroxocobalamin", "cyanocobalamin"})
+_FIGURATIVE = frozenset({"basically", "technically", "practically"})
 _CAUSING = frozenset({"cause", "causes", "causing", "link", "linked", "lead", "leads", "trigger", "triggers"})
 _HABITUAL = frozenset({("always", "have"), ("always", "has"), ("always", "had"), ("always", "do")})
 _EVENT_WORDS = frozenset({"after", "since", "the", "up", "got", "had", "just", "from", "this", "today", "again"})
@@ -199,10 +202,6 @@ _RECENT_UNITS = _DURATION | {"second", "seconds", "secs", "minute"}
 # "for 3 years now", "months now": how long it has gone on, not a word of now
 _LONG_UNITS = frozenset({"days", "weeks", "months", "years", "decade", "decades", "ages"})
 _NEGATIONS = frozenset({"not", "isnt", "no", "nothing", "wasnt", "never"})
-_JUST_ONLY = frozenset(
-    {"curious", "wondering", "wondered", "asking", "interested", "checking",
-     "thinking", "thought", "a", "an", "general", "generally", "nosy"}
-)  # fmt: skip
 
 
 def _times(words: List[str]) -> List[str]:
@@ -221,8 +220,6 @@ def _times(words: List[str]) -> List[str]:
             w = "sofar"
         elif w == "urgent" and before in _NEGATIONS:
             w = "noturgent"
-        elif w == "just" and after in _JUST_ONLY:
-            w = "only"  # "i'm just curious", "just wondering": only, not just now
         out.append(w)
     return out
 
@@ -257,8 +254,8 @@ def _run_on_split(words: List[str]) -> List[List[str]]:
         starts = (
             (w in _WH and nxt in _OPENERS)  # "what do i do", "how long does it"
             or (before not in _OPENERS and (w in _OPENERS and nxt in _SUBJECTS or (w, nxt) in ASKING_PAIRS))
-            or (w in ("just", "only") and nxt in _WONDERING)
-            or (w in _WONDERING and before not in ("just", "only"))
+            or (w == "just" and nxt in _WONDERING)
+            or (w in _WONDERING and before != "just")
         )
         if starts and len(out[-1]) >= 4:
             out.append([])
@@ -353,18 +350,14 @@ class Urgency:
     by_first: Dict[str, Tuple[Tuple[str, Tuple[str, ...]], ...]]  # first word -> (group, phrase)
 
     def signs(self, words: Sequence[str]) -> bool:
-        """Whether the words name a sign of harm or a child (a word or phrase of the `danger` or
-        `child` group): pills taken twice by a child, or with a sign, are no question."""
-        joined = f" {' '.join(words)} "
-        return any(
-            set(words) & g.words or any(f" {' '.join(p)} " in joined for p in g.phrases)
-            for g in self.groups
-            if g.name in ("danger", "child")
-        )
+        """Whether the words name a sign of harm or a child (the `danger` or `child` group, counted
+        as the score counts them): pills taken twice by a child, or with a sign, are no question."""
+        hits, _ = self._hits(words)
+        return bool(hits.get("danger") or hits.get("child"))
 
-    def score(self, words: Sequence[str]) -> Tuple[int, str | None, int, bool, int]:
-        """(score, category, index of its first word, whether a word of now is there, the score
-        without the words of now). One pass."""
+    def _hits(self, words: Sequence[str]) -> Tuple[Dict[str, set], Dict[str, int]]:
+        """Each group's distinct words and phrases in the message, and where each group first
+        appears. One pass."""
         hits: Dict[str, set] = {g.name: set() for g in self.groups}
         first: Dict[str, int] = {}
         covered_until = -1  # a word of now inside another group's phrase ("tonight is the night") is not now
@@ -385,6 +378,12 @@ class Urgency:
                 ):
                     hits[g.name].add(w)
                     first.setdefault(g.name, i)
+        return hits, first
+
+    def score(self, words: Sequence[str]) -> Tuple[int, str | None, int, bool, int]:
+        """(score, category, index of its first word, whether a word of now is there, the score
+        without the words of now). One pass."""
+        hits, first = self._hits(words)
         total, best, best_score = 0, None, 0
         for g in self.groups:
             part = g.weight * min(2, len(hits[g.name]))
@@ -501,13 +500,26 @@ class EmergencyMatcher:
             and (supposing or pairs & _HYPOTHETICAL)
             and not s & (RELATIVE | _SELF | {"my"})
             and not message["now"]
+            and (
+                category not in self.always_reported
+                or (
+                    s & _B12_WORDS
+                    and not any(w.isdigit() for w in s)
+                    and not message["every"] & (RELATIVE | _SELF | {"my"})
+                )
+            )
         ):
             # "what to do if someone has a seizure", "what happens if you overdose on b12": a
-            # hypothetical asked about, whatever its category
+            # hypothetical asked about ("if u took 30 paracetamol would u be ok" is no hypothetical)
             return True
-        if category == "overdose" and set(words[max(0, start - 5) : start]) & _HEARSAY and message["question"]:
-            if not message["now"]:
-                return True  # "a friend told me i'm basically overdosing. is there a real risk?"
+        if (
+            category == "overdose"
+            and end - start == 1  # the word "overdosing" alone, no pills counted or named
+            and set(words[max(0, start - 3) : start]) & _FIGURATIVE
+            and message["question"]
+            and not message["now"]
+        ):
+            return True  # "a friend told me i'm basically overdosing. is there a real risk?"
         if category in _RECOVERABLE and long_ago and self._recovered_after(words, end, message) and not message["now"]:
             # "my ex used to hit me years ago, i'm safe now": history, asked about with its line
             # (never a poisoning: iron and paracetamol look fine at first)
@@ -532,7 +544,12 @@ class EmergencyMatcher:
             now_words = now_words - _DURATION
         if now_words - _WEAK_NOW:
             return False
-        if category == "self_harm" and self._caused_by_b12(words, start) and not message["first_person_now"]:
+        if (
+            category == "self_harm"
+            and self._caused_by_b12(words, start)
+            and not message["first_person_now"]
+            and not message["now"]
+        ):
             return True  # "someone claimed b12 deficiency is a hidden cause of suicidal depression"
         if category == "self_harm" and s & _SELF:
             return False  # "i want to die?", "i have wanted to kill myself for months": a report
@@ -603,10 +620,11 @@ class EmergencyMatcher:
                 told = sentences[sentence_of[at]]
                 told_pairs = set(zip(told, told[1:]))
                 past_there = bool(set(told) & self.past) or bool(
-                    (told_pairs & _PAST_PAIRS or any(_YEAR.match(w) for w in told))
+                    (told_pairs & _OVER or any(_YEAR.match(w) for w in told))
+                    and category not in _HISTORY_ALLOWED  # never a poisoning: it can look fine at first
                     and not set(told) & self.immediacy
                     and not self.asks_for_help(sentences)
-                )  # "in 2021 i had a flare with a lot of bleeding": history
+                )  # "in 2021 i had a flare with a lot of bleeding", "the swelling is completely gone": history
                 asked = (
                     past_there
                     or (
@@ -639,6 +657,7 @@ class EmergencyMatcher:
             or self.asks_for_help(sentences),
             "topical": bool(every & self.topical),
             "first_person_now": _first_person_present(words),
+            "every": every,
             "question": message_asks,
             "year": any(_YEAR.match(w) for w in every),
             "sentence_end": lambda at: ends[sentence_of[at]] if at < len(sentence_of) else len(words),

@@ -494,3 +494,20 @@ def test_words_of_nothing_we_cover_are_off_topic_unless_the_classifier_is_sure()
     assert kind("excel vlookup returning n/a", [("ask_risks", 0.6)]).kind == "off_topic"
     assert kind("nba finals score last night", [("goodbye", 0.4), ("ask_source", 0.2)]).kind == "off_topic"
     assert kind("ok bye for now", [("goodbye", 0.4)]).intent == "goodbye"  # a word of conversation keeps it
+
+
+def test_the_conversation_and_pet_rules_leave_a_person_s_care_alone():
+    # a review's findings: the rules above must not swallow these
+    assert (
+        kind("the dog ate my b12 tablets and my toddler might have had some too", [("ask_risks", 0.5)]).kind
+        != "off_topic"
+    )
+    assert (
+        kind("i'm allergic to cats, can i still have b12 injections?", [("ask_risks", 0.6)], ["route"]).kind
+        != "off_topic"
+    )
+    assert kind("thanks. i've stopped my b12 jabs myself and feel awful", [("ask_lifelong", 0.6)]).intent != "thanks"
+    u = kind("is this an ai? my b12 came back at 90, do i have pa?", [("ask_diagnosis", 0.6)], ["condition"])
+    assert u.kind == "diagnosis"
+    assert kind("does my son have pa? he is pale and always tired", [("ask_diagnosis", 0.6), ("ask_symptoms", 0.2)],
+                ["condition"]).kind == "diagnosis"  # fmt: skip

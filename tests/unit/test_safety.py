@@ -172,7 +172,19 @@ EMERGENCIES = [
     "my mate took a load of tablets from a stranger and he's throwing up",
     "i injected the wrong vial, it was my methotrexate, not the b12",
     "how many b12 shots would it take to kill me",
-    "my brother left a note saying sorry and he isn't answering his phone",
+    "my brother left a note saying sorry and he isn't answering his phone, he's been talking about ending it",
+    # a fresh-eyes review of the fifth round's rules: reports that the new rules first sent away
+    "my husband told me he took 30 of his sertraline tablets, should i be worried?",
+    "he reckons he took 16 paracetamol, is that a lot?",
+    "can low b12 cause suicidal thoughts? my brother has bought rope and says he will do it tonight",
+    "my partner was fine at dinner but he took the rest of my sleeping tablets and is snoring and wont wake",
+    "my 3 year old has been on b12 for months and ate the rest of the bottle, she is sleepy and pale",
+    "just curious, my husband has collapsed and isnt breathing, can low b12 do that?",
+    "if u took 30 paracetamol would u be ok",
+    "if a toddler swallowed a bottle of calpol what should happen",
+    "my daughter wants to end her life",
+    "my son is going to take his own life tonight",
+    "grandad back in the kitchen took a load of his heart pills and is grey and clammy",
 ]
 
 ORDINARY = [
@@ -194,6 +206,9 @@ ORDINARY = [
     "i accidentally took my b12 tablets twice this morning and again at lunch, is a b12 overdose dangerous?",
     "i got a letter from the clinic saying sorry, my appointment is off. can low b12 cause chest pain?",
     "my gp talked about ending the loading doses early, is that normal with pa?",
+    "the nurse left a note saying sorry she missed my appointment, when should i rebook my b12 jab?",
+    "i used the wrong pen needle for my b12 injection, does it matter?",
+    "i get a burning feeling in the middle of my chest after meals, could it be my b12 tablets?",
     "is an overdose of b12 possible",
     "what is the risk of overdose with injections",
     "swelling at the injection site, is that normal?",
@@ -517,7 +532,7 @@ def test_a_long_run_with_no_punctuation_is_cut_where_a_question_starts():
 
     text = ("my daughter took two of my b12 tablets by mistake last week shes been totally fine since "
             "just wondering is b12 dangerous if you take too much")  # fmt: skip
-    assert [s[0] for s in sentences_of(text)] == ["my", "only"]  # "just wondering" is read as "only wondering"
+    assert [s[0] for s in sentences_of(text)] == ["my", "just"]
     assert not is_emergency(text)  # history, then a question: asked about
     run_on = ("i have just found my 2 year old on the bathroom floor with my iron tablets and loads are missing "
               "and she is being sick what do i do")  # fmt: skip
