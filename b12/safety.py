@@ -100,6 +100,11 @@ _HYPOTHETICAL = frozenset(
      ("if", "you"), ("if", "u"), ("if", "people"), ("when", "people")}
 )  # fmt: skip
 # a figure of speech ("a friend says i'm basically overdosing on my b12"), not pills taken
+# a supposition that is about someone real: "... asking for me", "i took them", "for my sister"
+_FOR_SOMEONE = frozenset(
+    {("for", "me"), ("for", "my"), ("for", "myself"), ("its", "me"), ("i", "took"), ("ive", "taken"), ("i", "swallowed"),
+     ("ive", "swallowed"), ("i", "ate"), ("i", "have"), ("i", "did"), ("ive", "had"), ("i", "had")}
+)  # fmt: skip
 _B12_WORDS = frozenset({"b12", "cobalamin", "vitamin", "vitamins", "hydroxocobalamin", "cyanocobalamin"})
 _FIGURATIVE = frozenset({"basically", "technically", "practically"})
 _CAUSING = frozenset({"cause", "causes", "causing", "link", "linked", "lead", "leads", "trigger", "triggers"})
@@ -502,11 +507,7 @@ class EmergencyMatcher:
             and not message["now"]
             and (
                 category not in self.always_reported
-                or (
-                    s & _B12_WORDS
-                    and not any(w.isdigit() for w in s)
-                    and not message["every"] & (RELATIVE | _SELF | {"my"})
-                )
+                or (s & _B12_WORDS and not any(w.isdigit() for w in s) and not message["pairs"] & _FOR_SOMEONE)
             )
         ):
             # "what to do if someone has a seizure", "what happens if you overdose on b12": a
@@ -657,7 +658,7 @@ class EmergencyMatcher:
             or self.asks_for_help(sentences),
             "topical": bool(every & self.topical),
             "first_person_now": _first_person_present(words),
-            "every": every,
+            "pairs": set(zip(words, words[1:])),
             "question": message_asks,
             "year": any(_YEAR.match(w) for w in every),
             "sentence_end": lambda at: ends[sentence_of[at]] if at < len(sentence_of) else len(words),
