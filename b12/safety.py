@@ -102,8 +102,8 @@ _HYPOTHETICAL = frozenset(
 # a figure of speech ("a friend says i'm basically overdosing on my b12"), not pills taken
 # a supposition that is about someone real: "... asking for me", "i took them", "for my sister"
 _FOR_SOMEONE = frozenset(
-    {("for", "me"), ("for", "my"), ("for", "myself"), ("its", "me"), ("i", "took"), ("ive", "taken"), ("i", "swallowed"),
-     ("ive", "swallowed"), ("i", "ate"), ("i", "have"), ("i", "did"), ("ive", "had"), ("i", "had")}
+    {("for", "me"), ("for", "my"), ("for", "myself"), ("its", "me"), ("i", "took"), ("ive", "taken"),
+     ("i", "swallowed"), ("ive", "swallowed"), ("i", "ate"), ("i", "have"), ("i", "did"), ("ive", "had"), ("i", "had")}
 )  # fmt: skip
 _B12_WORDS = frozenset({"b12", "cobalamin", "vitamin", "vitamins", "hydroxocobalamin", "cyanocobalamin"})
 _FIGURATIVE = frozenset({"basically", "technically", "practically"})
