@@ -106,6 +106,7 @@ _FOR_SOMEONE = frozenset(
      ("i", "swallowed"), ("ive", "swallowed"), ("i", "ate"), ("i", "have"), ("i", "did"), ("ive", "had"), ("i", "had")}
 )  # fmt: skip
 _B12_WORDS = frozenset({"b12", "cobalamin", "vitamin", "vitamins", "hydroxocobalamin", "cyanocobalamin"})
+_HEARSAY = frozenset({"told", "says", "said", "reckons", "thinks", "claims"})
 _FIGURATIVE = frozenset({"basically", "technically", "practically"})
 _CAUSING = frozenset({"cause", "causes", "causing", "link", "linked", "lead", "leads", "trigger", "triggers"})
 _HABITUAL = frozenset({("always", "have"), ("always", "has"), ("always", "had"), ("always", "do")})
@@ -507,20 +508,31 @@ class EmergencyMatcher:
             and not message["now"]
             and (
                 category not in self.always_reported
-                or (s & _B12_WORDS and not any(w.isdigit() for w in s) and not message["pairs"] & _FOR_SOMEONE)
+                or (s & _B12_WORDS and not message["pairs"] & _FOR_SOMEONE)  # about B12 itself, no one real
             )
         ):
             # "what to do if someone has a seizure", "what happens if you overdose on b12": a
-            # hypothetical asked about ("if u took 30 paracetamol would u be ok" is no hypothetical)
+            # hypothetical asked about ("if u took 30 paracetamol would u be ok" is no hypothetical:
+            # of pills, only B12 itself is supposed, with no one real in the message)
             return True
         if (
             category == "overdose"
             and end - start == 1  # the word "overdosing" alone, no pills counted or named
-            and set(words[max(0, start - 3) : start]) & _FIGURATIVE
+            and (
+                set(words[max(0, start - 3) : start]) & _FIGURATIVE
+                or (
+                    set(words[max(0, start - 5) : start]) & _HEARSAY
+                    and set(words[end : end + 4]) & _B12_WORDS
+                    and not any(w.isdigit() for w in s)
+                )
+            )
             and message["question"]
             and not message["now"]
         ):
-            return True  # "a friend told me i'm basically overdosing. is there a real risk?"
+            # "a friend says i'm basically overdosing", "my gp says i'm overdosing on b12, is it
+            # risky?": a figure of speech, or someone's word about B12 itself (never "he told me
+            # he took 30 of his sertraline")
+            return True
         if category in _RECOVERABLE and long_ago and self._recovered_after(words, end, message) and not message["now"]:
             # "my ex used to hit me years ago, i'm safe now": history, asked about with its line
             # (never a poisoning: iron and paracetamol look fine at first)

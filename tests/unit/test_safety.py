@@ -376,6 +376,8 @@ ASKED_ABOUT = [
     ("if someone with pa stopped their injections, would they collapse eventually", "collapse"),
     ("my sister says i'm basically overdosing on my b12 spray. is that a real risk?", "overdose"),
     ("seizures nerve damage from low b12", "seizure"),
+    ("what would happen if you took 20 b12 tablets at once?", "overdose"),
+    ("my gp says im overdosing on b12, is that a real risk?", "overdose"),
 ]
 
 
