@@ -1025,19 +1025,9 @@ def _diagnosis(words: Sequence[str], question: Sequence[str]) -> bool:
     # A story with one's own lab value and a judgement asked for: "my b12 came back 160, is that low?"
     # (the judgement in the question itself, not anywhere in the story, and about that result:
     # "...it was 150. can low b12 cause low mood?" asks about B12 in general)
-    # A value judged in the question itself is a result too, whoever's: "is b12 of 300 normal with hashimotos"
-    if (
-        lab
-        and _find(question, _JUDGEMENT) >= 0
-        and (_find(words, PERSON | RELATIVE) >= 0 or (has_lab_value(question) and any(_a_reading(w) for w in question)))
-    ):
+    if lab and _find(question, _JUDGEMENT) >= 0 and _find(words, PERSON | RELATIVE) >= 0:
         return _about_a_result(question)
     return False
-
-
-def _a_reading(word: str) -> bool:
-    """A number that reads as a lab value: 10 or more, all digits, not a year ("2021") nor a pill count."""
-    return word.isdigit() and 10 <= int(word[:6]) and not _YEAR.match(word)
 
 
 _THAT_RESULT = frozenset({"this", "that", "it", "these", "those", "they", "mine", "hers", "his"})

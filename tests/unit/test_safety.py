@@ -519,8 +519,8 @@ def test_has_words(text, expected):
         ("whats folate deficiency and how is it diff from b12 deficiency", None),
         # a count of injections is no lab value
         ("Last month I had two B12 injections in the same week by mistake. Is it dangerous to get too much B12?", None),
-        # a value judged in the question is a result, whoever's; a dose, a pill count or a year is none
-        ("is a b12 of 250 normal with coeliac", "diagnosis"),
+        # a value with no one's result named is a general question; a dose, a pill count or a year is no result
+        ("is a b12 of 250 normal with coeliac", None),
         ("b12 overdose 5000mcg tablet dangerous", None),
         ("found b12 tablets that expired in 2022, are they still ok to take", None),
     ],
