@@ -137,7 +137,6 @@ COMMON_HEALTH_WORDS = frozenset(
 OFF_SUBJECT_WORDS = 6  # a message this long with no word of the subject is off-topic, whatever DIET says
 OFF_SUBJECT_FALLBACK_WORDS = 3  # and this long, when DIET is lost anyway or unsure
 DIET_UNSURE = 0.5
-OFF_SUBJECT_SURE = 0.9  # on a few words of nothing we cover, DIET's topic stands only this sure ("excel vlookup")
 CUE_OVER_DIET = 0.9  # a topic cue of knowledge/scope.yml outranks DIET's topic below this confidence
 FOLLOW_UP_WORDS = 16  # a follow-up is short; a long message stands on its own
 POINTING_BACK = frozenset(
@@ -596,7 +595,7 @@ def understand(
                     predicted == FALLBACK_INTENT
                     or (
                         INTENTS.get(predicted, IntentRow("conversation")).kind == "education"
-                        and _confidence(ranking, predicted) < OFF_SUBJECT_SURE
+                        and _confidence(ranking, predicted) < DIET_UNSURE
                     )
                     # "nba finals score last night" is no goodbye
                     or (
