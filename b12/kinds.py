@@ -405,14 +405,14 @@ def _about_a_pet(text: str, heard: Set[str]) -> bool:
     return owned or "vet" in heard or (bool(heard & ANIMALS) and not heard & PERSON)
 
 
-def _conversation_only(text: str, heard: Set[str]) -> str | None:
+def _conversation_only(text: str, heard: Set[str], advice: str | None) -> str | None:
     """The conversation intent of a message that asks nothing and opens with thanks or greets
     socially ("nice to meet you"), or that asks who is answering (a bot or a person), whatever
     else it tells. A greeting before a search query ("hi there, b12 tablets vs jabs") is no greeting."""
     words = words_of(text)
     if not words:
         return None
-    if personal_advice_kind(text) is not None:
+    if advice is not None:
         return None  # "is this an ai? my b12 came back at 90, do i have pa?": the request comes first
     if heard & WHO_ANSWERS and set(zip(words, words[1:])) & WHO_ASKS and asks_anything(text):
         return "bot_challenge"
@@ -559,7 +559,8 @@ def understand(
         unsure = predicted == FALLBACK_INTENT and topic_intent is not None
         predicted = topic_intent or "ask_symptoms"
 
-    told = _conversation_only(text, heard)
+    advice = personal_advice_kind(text)
+    told = _conversation_only(text, heard, advice)
     if told is not None and signal is None:
         # "hello everyone! my mum was just told she has pa, nice to meet you", "thank you so much,
         # that table made sense", "am i talking to a nurse or is this some kind of ai?": no question
@@ -568,7 +569,6 @@ def understand(
     if signal is None and _about_a_pet(text, heard):
         # "my dog needs cobalamin jabs, tips for keeping him still?": the source is about people
         return Understanding("off_topic", "out_of_scope")
-    advice = personal_advice_kind(text)
     # an off-topic dose question ("what insulin dose should i be on") stays off-topic; "can i stop
     # my injections?" does not, whatever DIET said
     off_topic_advice = (

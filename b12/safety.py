@@ -99,7 +99,6 @@ _HYPOTHETICAL = frozenset(
     {("if", "someone"), ("if", "somebody"), ("if", "anyone"), ("if", "a"), ("when", "someone"), ("when", "a"),
      ("if", "you"), ("if", "u"), ("if", "people"), ("when", "people")}
 )  # fmt: skip
-# a figure of speech ("a friend says i'm basically overdosing on my b12"), not pills taken
 # a supposition that is about someone real: "... asking for me", "i took them", "for my sister"
 _FOR_SOMEONE = frozenset(
     {("for", "me"), ("for", "my"), ("for", "myself"), ("its", "me"), ("i", "took"), ("ive", "taken"),
@@ -107,6 +106,7 @@ _FOR_SOMEONE = frozenset(
 )  # fmt: skip
 _B12_WORDS = frozenset({"b12", "cobalamin", "vitamin", "vitamins", "hydroxocobalamin", "cyanocobalamin"})
 _HEARSAY = frozenset({"told", "says", "said", "reckons", "thinks", "claims"})
+# a figure of speech ("a friend says i'm basically overdosing on my b12"), not pills taken
 _FIGURATIVE = frozenset({"basically", "technically", "practically"})
 _CAUSING = frozenset({"cause", "causes", "causing", "link", "linked", "lead", "leads", "trigger", "triggers"})
 _HABITUAL = frozenset({("always", "have"), ("always", "has"), ("always", "had"), ("always", "do")})
@@ -642,15 +642,14 @@ class EmergencyMatcher:
                     past_there
                     or (
                         not strong_now
-                        # pills taken again and again, and dizzy now: a poisoning is not asked about
+                        # pills taken again and again, and dizzy now (a sign of harm or a child, not
+                        # "took it twice, is that bad?"): a poisoning is not asked about
                         and not (
                             category in _HISTORY_ALLOWED
                             and now
                             and danger >= self.urgency.threshold - 1
                             and not set(zip(words, words[1:])) & _RECOVERED
-                            and self.urgency.signs(
-                                words
-                            )  # a sign of harm or a child, not "took it twice, is that bad?"
+                            and self.urgency.signs(words)
                         )
                         and (bool(every & self.past) or (bool(every & self.topical) and message_asks))
                     )
